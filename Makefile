@@ -1,0 +1,39 @@
+# Hongqi Mobility — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := .bin
+
+.PHONY: run build test vet fmt-check lint-spec test-go clean
+
+## run: serve the API with the demo data on http://localhost:8080 (docs at /docs)
+run: build
+	./scripts/dev-run
+
+## build: the service binary and the pinned stripe-mock into .bin/
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/mobility ./cmd/mobility
+	$(GO) build -o $(BIN)/stripe-mock github.com/stripe/stripe-mock
+
+## test: formatting, vet, the spec lint and every test with -race
+test: fmt-check vet lint-spec test-go
+
+fmt-check:
+	@out="$$(gofmt -l cmd internal migrations openapi mobile-mock)"; \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+tools/lint/node_modules/.bin/spectral: tools/lint/package.json tools/lint/package-lock.json
+	cd tools/lint && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
+lint-spec: tools/lint/node_modules/.bin/spectral
+	tools/lint/node_modules/.bin/spectral lint --fail-severity=warn openapi/openapi.yaml
+
+test-go:
+	$(GO) test -race -count=1 ./...
+
+clean:
+	rm -rf $(BIN)

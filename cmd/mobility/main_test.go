@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hongqi-mobility/mobility/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func getenvFrom(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestUnknownCommandIsAUsageError(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"fly"}, getenvFrom(nil), nil, &out, &out)
+	if _, ok := err.(usageError); !ok {
+		t.Fatalf("err %v, want a usage error", err)
+	}
+}
+
+func TestBadConfigurationStopsWithTheVariableNamed(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"serve"}, getenvFrom(map[string]string{"PORT": "http"}), nil, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "PORT") {
+		t.Fatalf("err %v, want PORT named", err)
+	}
+}
+
+func TestMigrateCommands(t *testing.T) {
+	ctx := context.Background()
+	env := getenvFrom(map[string]string{"DATABASE_URL": testenv.DatabaseURL(t), "LOG_LEVEL": "error"})
+	var out bytes.Buffer
+	for _, args := range [][]string{{"migrate", "status"}, {"migrate", "down"}, {"migrate", "status"}, {"migrate", "up"}} {
+		out.Reset()
+		if err := run(ctx, args, env, nil, &out, &out); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out.String())
+		}
+		t.Logf("%v:\n%s", args, out.String())
+		switch strings.Join(args, " ") {
+		case "migrate down":
+			if !strings.Contains(out.String(), "rolled back migration") {
+				t.Errorf("down printed %q", out.String())
+			}
+		case "migrate up":
+			if !strings.Contains(out.String(), "applied 1 migration") {
+				t.Errorf("up after one down printed %q", out.String())
+			}
+		}
+	}
+	if err := run(ctx, []string{"migrate", "sideways"}, env, nil, &out, &out); err == nil {
+		t.Error("migrate sideways accepted")
+	}
+}
+
+// TestSIGTERMFinishesInFlightRequests runs the real binary, starts a request
+// that is still arriving when SIGTERM lands, and expects the request to be
+// answered and the process to exit 0.
+func TestSIGTERMFinishesInFlightRequests(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "mobility")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	port := freePort(t)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"DATABASE_URL="+testenv.DatabaseURL(t),
+		fmt.Sprintf("PORT=%d", port),
+		"STRIPE_SECRET_KEY=", "LOG_LEVEL=warn")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitReady(t, base+"/readyz", &logs)
+
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Half a request: the server is now busy with it.
+	if _, err := conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: localhost\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if _, err := conn.Write([]byte("X-Late: yes\r\n\r\n")); err != nil {
+		t.Fatalf("finish the request after SIGTERM: %v", err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight request got no answer: %v\nlogs: %s", err, logs.String())
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("in-flight request answered %d", res.StatusCode)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\nlogs: %s", err, logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("still running 15 s after SIGTERM\nlogs: %s", logs.String())
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("still answering after exit")
+	}
+}
+
+func waitReady(t *testing.T, url string, logs *bytes.Buffer) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		res, err := http.Get(url)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready in 30 s; logs:\n%s", url, logs.String())
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/hongqi-mobility/mobility/internal/config"
+	"github.com/hongqi-mobility/mobility/internal/db"
+	"github.com/hongqi-mobility/mobility/internal/httpapi"
+	"github.com/hongqi-mobility/mobility/internal/payment"
+)
+
+// env is what every command starts from: validated configuration, a logger
+// and an open, migrated-or-not database.
+type env struct {
+	cfg config.Config
+	log *slog.Logger
+	db  *sqlx.DB
+	src *db.Source
+}
+
+func (e *env) close() {
+	if e.db != nil {
+		e.db.Close()
+	}
+	if err := e.src.Close(); err != nil {
+		e.log.Error("stop embedded database", "err", err)
+	}
+}
+
+func setup(ctx context.Context, getenv func(string) string, stderr io.Writer) (*env, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, err
+	}
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	d, src, err := db.Open(ctx, cfg.DatabaseURL, cfg.DataDir, db.PoolOptions{
+		MaxOpen: cfg.DBMaxOpenConns, MaxIdle: cfg.DBMaxIdleConns, MaxLifetime: cfg.DBConnLifetime,
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	return &env{cfg: cfg, log: log, db: d, src: src}, nil
+}
+
+func migrateUp(ctx context.Context, e *env) error {
+	m, err := db.NewMigrator(e.db.DB)
+	if err != nil {
+		return err
+	}
+	n, err := m.Up(ctx)
+	if err != nil {
+		return err
+	}
+	e.log.Info("migrations applied", "count", n)
+	return nil
+}
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	noMigrate := fs.Bool("no-migrate", false, "do not apply pending migrations at start")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	e, err := setup(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	e.log.Info("starting", "config", e.cfg)
+	if e.cfg.TokenKeyDefault {
+		e.log.Warn("TOKEN_SIGNING_KEY is unset: using a random key, so access tokens end with this process")
+	}
+	if !*noMigrate {
+		if err := migrateUp(ctx, e); err != nil {
+			return err
+		}
+	}
+
+	stripe := payment.NewStripe(e.cfg.StripeSecretKey, e.cfg.StripeAPIBase, string(e.cfg.StripeMode))
+	app := httpapi.New(httpapi.Deps{
+		Log:        e.log,
+		DB:         e.db,
+		Config:     e.cfg,
+		StripeMode: stripe.Mode,
+		StripeBase: stripe.Base,
+	})
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(e.cfg.BindAddr, strconv.Itoa(e.cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen on PORT=%d: %w", e.cfg.Port, err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- app.Listener(ln) }()
+	e.log.Info("serving", "addr", ln.Addr().String(), "api", e.cfg.PublicURL+"/v1",
+		"docs", e.cfg.PublicURL+"/docs", "app", e.cfg.PublicURL+"/app", "stripe", e.cfg.StripeMode)
+	fmt.Fprintf(stdout, "Hongqi Mobility is serving on %s (docs %s/docs)\n", e.cfg.PublicURL, e.cfg.PublicURL)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("server stopped: %w", err)
+	case <-ctx.Done():
+	}
+	e.log.Info("shutting down: finishing in-flight requests", "timeout", e.cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), e.cfg.ShutdownTimeout)
+	defer cancel()
+	start := time.Now()
+	if err := app.ShutdownWithContext(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	e.log.Info("stopped", "drain_ms", time.Since(start).Milliseconds())
+	return nil
+}

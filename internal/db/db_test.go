@@ -1,0 +1,90 @@
+package db_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/hongqi-mobility/mobility/internal/apperr"
+	"github.com/hongqi-mobility/mobility/internal/db"
+	"github.com/hongqi-mobility/mobility/internal/testenv"
+)
+
+// TestMigrationsRoundTrip rolls every migration back and applies it again:
+// each migration's Down works and leaves a schema its Up can rebuild.
+func TestMigrationsRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	d := testenv.DB(t)
+	m, err := db.NewMigrator(d.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := m.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st {
+		if !s.Applied {
+			t.Fatalf("migration %d not applied in the template", s.Version)
+		}
+	}
+	if err := m.Reset(ctx); err != nil {
+		t.Fatalf("down through every migration: %v", err)
+	}
+	var ext int
+	if err := d.GetContext(ctx, &ext, `SELECT count(*) FROM pg_extension WHERE extname IN ('btree_gist','cube','earthdistance')`); err != nil {
+		t.Fatal(err)
+	}
+	if ext != 0 {
+		t.Errorf("%d extensions left after rolling back", ext)
+	}
+	n, err := m.Up(ctx)
+	if err != nil || n != len(st) {
+		t.Fatalf("up again: applied %d of %d: %v", n, len(st), err)
+	}
+}
+
+func TestTranslateConstraintErrors(t *testing.T) {
+	ctx := context.Background()
+	d := testenv.DB(t)
+	mustExec(t, d, `CREATE TABLE t (id int PRIMARY KEY, r int4range, EXCLUDE USING gist (r WITH &&))`)
+	mustExec(t, d, `INSERT INTO t VALUES (1, '[1,5)')`)
+
+	_, err := d.ExecContext(ctx, `INSERT INTO t VALUES (1, '[10,20)')`)
+	if e, ok := apperr.As(db.Translate(err)); !ok || e.Kind != apperr.KindConflict {
+		t.Errorf("duplicate key: %v, want a conflict", db.Translate(err))
+	}
+	_, err = d.ExecContext(ctx, `INSERT INTO t VALUES (2, '[3,8)')`)
+	if e, ok := apperr.As(db.Translate(err)); !ok || e.Kind != apperr.KindUnavailable || db.Constraint(err) != "t_r_excl" {
+		t.Errorf("overlap: %v (constraint %q), want unavailable on t_r_excl", db.Translate(err), db.Constraint(err))
+	}
+	// Half-open ranges let back-to-back periods touch.
+	mustExec(t, d, `INSERT INTO t VALUES (3, '[5,8)')`)
+}
+
+func TestInTxRollsBackOnError(t *testing.T) {
+	ctx := context.Background()
+	d := testenv.DB(t)
+	mustExec(t, d, `CREATE TABLE t (id int PRIMARY KEY)`)
+	err := db.InTx(ctx, d, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (1)`); err != nil {
+			return err
+		}
+		return apperr.NotFound("thing")
+	})
+	if !apperr.Is(err, apperr.KindNotFound) {
+		t.Fatalf("err %v", err)
+	}
+	var n int
+	if err := d.GetContext(ctx, &n, `SELECT count(*) FROM t`); err != nil || n != 0 {
+		t.Errorf("rows after rollback: %d (%v)", n, err)
+	}
+}
+
+func mustExec(t *testing.T, d *sqlx.DB, q string) {
+	t.Helper()
+	if _, err := d.Exec(q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}

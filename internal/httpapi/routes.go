@@ -1,0 +1,79 @@
+// Package httpapi is the HTTP face of the service, built on Fiber: the whole
+// API is declared in this file, handlers live in one file per capability,
+// and every failure leaves through the one error handler in problem.go.
+package httpapi
+
+import (
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/hongqi-mobility/mobility/internal/config"
+)
+
+// Deps are what the API needs, built once in main.
+type Deps struct {
+	Log        *slog.Logger
+	DB         *sqlx.DB
+	Config     config.Config
+	StripeMode string
+	StripeBase string
+}
+
+// server carries the dependencies of the handlers.
+type server struct {
+	log        *slog.Logger
+	db         *sqlx.DB
+	cfg        config.Config
+	stripeMode string
+	stripeBase string
+	metrics    *metrics
+}
+
+// New builds the Fiber app with every route and middleware.
+func New(d Deps) *fiber.App {
+	s := &server{
+		log:        d.Log,
+		db:         d.DB,
+		cfg:        d.Config,
+		stripeMode: d.StripeMode,
+		stripeBase: d.StripeBase,
+		metrics:    newMetrics(d.DB),
+	}
+	app := fiber.New(fiber.Config{
+		AppName:               "hongqi-mobility",
+		ErrorHandler:          errorHandler(d.Log),
+		BodyLimit:             d.Config.BodyLimit,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		DisableStartupMessage: true,
+		CaseSensitive:         true,
+	})
+	app.Use(withRequestID, withAccessLog(d.Log, s.metrics), withRecover(d.Log),
+		withSecurityHeaders(strings.HasPrefix(d.Config.PublicURL, "https://")),
+		cors.New(cors.Config{
+			AllowOrigins:  strings.Join(d.Config.CORSOrigins, ","),
+			AllowMethods:  "GET,POST,PUT,PATCH,DELETE",
+			AllowHeaders:  "Authorization,Content-Type,Idempotency-Key,X-Request-Id",
+			ExposeHeaders: "X-Request-Id,Retry-After,Location",
+			MaxAge:        600,
+		}))
+	s.routes(app)
+	return app
+}
+
+// routes declares the whole API: method, path, who may call it, handler.
+func (s *server) routes(app *fiber.App) {
+	// System: liveness, readiness, metrics and the API's own description.
+	app.Get("/healthz", s.healthz)
+	app.Get("/readyz", s.readyz)
+	app.Get("/metrics", s.metrics.handler())
+	app.Get("/openapi.yaml", s.spec)
+	app.Get("/docs", s.docs)
+	app.Get("/docs/redoc.standalone.js", s.redocJS)
+}
