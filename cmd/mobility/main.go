@@ -19,6 +19,8 @@ commands:
   serve [--no-migrate]      run the API (migrates first unless --no-migrate)
   migrate up|down|status    apply, roll back one, or list migrations
   seed                      load the Hongqi Town demo data (idempotent)
+  users create --email E --role R [--role R2] [--name N] [--phone P] --password-stdin
+                            create an account (e.g. the first admin); the password is read from stdin
   help                      show this text
 
 Configuration comes from environment variables; see README.md.
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "seed":
 		return cmdSeed(ctx, rest, getenv, stdout, stderr)
+	case "users":
+		return cmdUsers(ctx, rest, getenv, stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -156,3 +156,38 @@ func freePort(t *testing.T) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+func TestUsersCreateAndSeed(t *testing.T) {
+	ctx := context.Background()
+	env := getenvFrom(map[string]string{"DATABASE_URL": testenv.DatabaseURL(t), "LOG_LEVEL": "error"})
+	var out bytes.Buffer
+	args := []string{"users", "create", "--email", "Boss@Hongqi.Town", "--role", "admin", "--role", "operator", "--password-stdin"}
+	if err := run(ctx, args, env, strings.NewReader("a-long-admin-passphrase\n"), &out, &out); err != nil {
+		t.Fatalf("users create: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "boss@hongqi.town") || !strings.Contains(out.String(), "[admin operator]") {
+		t.Errorf("users create printed %q", out.String())
+	}
+	out.Reset()
+	err := run(ctx, args, env, strings.NewReader("a-long-admin-passphrase\n"), &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("second create: %v", err)
+	}
+	err = run(ctx, []string{"users", "create", "--email", "weak@hongqi.town", "--role", "admin", "--password-stdin"}, env, strings.NewReader("short\n"), &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "password") {
+		t.Errorf("weak password: %v", err)
+	}
+	if err := run(ctx, []string{"users", "create", "--email", "x@hongqi.town", "--role", "pilot", "--password-stdin"}, env, nil, &out, &out); err == nil {
+		t.Error("unknown role accepted")
+	}
+
+	for i := 0; i < 2; i++ { // idempotent
+		out.Reset()
+		if err := run(ctx, []string{"seed"}, env, nil, &out, &out); err != nil {
+			t.Fatalf("seed #%d: %v\n%s", i+1, err, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "resident@hongqi.town") {
+		t.Errorf("seed printed %q", out.String())
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/hongqi-mobility/mobility/internal/config"
 	"github.com/hongqi-mobility/mobility/internal/db"
 	"github.com/hongqi-mobility/mobility/internal/httpapi"
+	"github.com/hongqi-mobility/mobility/internal/identity"
 	"github.com/hongqi-mobility/mobility/internal/payment"
 )
 
@@ -50,6 +51,16 @@ func setup(ctx context.Context, getenv func(string) string, stderr io.Writer) (*
 		return nil, err
 	}
 	return &env{cfg: cfg, log: log, db: d, src: src}, nil
+}
+
+func newIdentity(e *env) *identity.Service {
+	return identity.NewService(e.db, identity.Options{
+		SigningKey: e.cfg.TokenKey,
+		AccessTTL:  e.cfg.AccessTTL,
+		RefreshTTL: e.cfg.RefreshTTL,
+		Location:   e.cfg.Location,
+		Log:        e.log,
+	})
 }
 
 func migrateUp(ctx context.Context, e *env) error {
@@ -87,6 +98,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 
+	ident := newIdentity(e)
 	stripe := payment.NewStripe(e.cfg.StripeSecretKey, e.cfg.StripeAPIBase, string(e.cfg.StripeMode))
 	app := httpapi.New(httpapi.Deps{
 		Log:        e.log,
@@ -94,6 +106,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		Config:     e.cfg,
 		StripeMode: stripe.Mode,
 		StripeBase: stripe.Base,
+		Identity:   ident,
 	})
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(e.cfg.BindAddr, strconv.Itoa(e.cfg.Port)))

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -50,6 +51,7 @@ type Config struct {
 	BodyLimit       int
 	ShutdownTimeout time.Duration
 	PublicURL       string
+	TrustedProxies  []string
 }
 
 // Var documents one environment variable: its name, default and meaning.
@@ -81,6 +83,7 @@ var Vars = []Var{
 	{"CORS_ALLOWED_ORIGINS", "PUBLIC_URL", "comma-separated origins allowed to call the API from a browser"},
 	{"BODY_LIMIT_BYTES", "1048576", "largest request body accepted"},
 	{"SHUTDOWN_TIMEOUT", "30s", "how long in-flight requests may take to finish on SIGTERM"},
+	{"TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of load balancers whose X-Forwarded-For is believed (for per-address rate limits)"},
 }
 
 // DefaultMockAPIBase is where `make run` starts stripe-mock.
@@ -227,6 +230,18 @@ func Load(getenv func(string) string) (Config, error) {
 			continue
 		}
 		c.CORSOrigins = append(c.CORSOrigins, o)
+	}
+
+	for _, p := range strings.Split(str("TRUSTED_PROXIES", ""), ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			bad("TRUSTED_PROXIES", p, "want IP addresses or CIDR ranges")
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
 	}
 
 	if len(errs) > 0 {

@@ -67,6 +67,7 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"CORS_ALLOWED_ORIGINS", "http://a.example/path"},
 		{"BODY_LIMIT_BYTES", "-1"},
 		{"PUBLIC_URL", "ftp://x"},
+		{"TRUSTED_PROXIES", "10.0.0.0/8,lb.local"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {

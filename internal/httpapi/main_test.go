@@ -1,15 +1,21 @@
 package httpapi_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 
+	"github.com/hongqi-mobility/mobility/internal/config"
 	"github.com/hongqi-mobility/mobility/internal/httpapi"
+	"github.com/hongqi-mobility/mobility/internal/identity"
 	"github.com/hongqi-mobility/mobility/internal/testenv"
 )
 
@@ -18,23 +24,46 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // harness is one service under test: a fresh database, the Fiber app on it
 // and a contract-checking client.
 type harness struct {
-	app *fiber.App
-	cl  *testenv.Client
+	app   *fiber.App
+	cl    *testenv.Client
+	db    *sqlx.DB
+	cfg   config.Config
+	ident *identity.Service
 }
 
-func newHarness(t *testing.T, env map[string]string) *harness {
+type harnessOption func(*identity.Options)
+
+func withLimits(l identity.Limits) harnessOption {
+	return func(o *identity.Options) { o.Limits = l }
+}
+
+func withClock(now func() time.Time) harnessOption {
+	return func(o *identity.Options) { o.Now = now }
+}
+
+func newHarness(t *testing.T, env map[string]string, opts ...harnessOption) *harness {
 	t.Helper()
 	cfg := testenv.Config(t, env)
 	d := testenv.DB(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	iopts := identity.Options{
+		SigningKey: cfg.TokenKey, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL,
+		Location: cfg.Location, Log: log,
+	}
+	for _, o := range opts {
+		o(&iopts)
+	}
+	ident := identity.NewService(d, iopts)
 	app := httpapi.New(httpapi.Deps{
-		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:        log,
 		DB:         d,
 		Config:     cfg,
 		StripeMode: string(cfg.StripeMode),
 		StripeBase: cfg.StripeAPIBase,
+		Identity:   ident,
 	})
 	send := func(r *http.Request) (*http.Response, error) { return app.Test(r, -1) }
-	return &harness{app: app, cl: testenv.NewClient(t, send)}
+	return &harness{app: app, cl: testenv.NewClient(t, send), db: d, cfg: cfg, ident: ident}
 }
 
 // listen serves the app on a loopback listener and returns its address, for
@@ -48,4 +77,48 @@ func (h *harness) listen(t *testing.T) string {
 	go func() { _ = h.app.Listener(ln) }()
 	t.Cleanup(func() { _ = h.app.Shutdown() })
 	return ln.Addr().String()
+}
+
+// session is a signed-in user as the tests see it.
+type session struct {
+	UserID       string
+	Email        string
+	AccessToken  string
+	RefreshToken string
+}
+
+const testPassword = "correct-horse-battery"
+
+// account makes a user with roles through the service, then signs in over
+// HTTP and returns the session.
+func (h *harness) account(t *testing.T, email string, roles ...identity.Role) session {
+	t.Helper()
+	if _, err := h.ident.CreateUser(context.Background(), identity.NewAccount{
+		Email: email, Password: testPassword, DisplayName: email, Phone: "+8613900000000",
+	}, roles); err != nil {
+		t.Fatalf("create %s: %v", email, err)
+	}
+	return h.login(t, email, testPassword)
+}
+
+func (h *harness) login(t *testing.T, email, password string) session {
+	t.Helper()
+	var out struct {
+		User   struct{ ID, Email string }
+		Tokens struct {
+			AccessToken  string `json:"access_token"`
+			RefreshToken string `json:"refresh_token"`
+		}
+	}
+	h.cl.Post("/v1/auth/login", map[string]string{"email": email, "password": password}).Expect(200).JSON(&out)
+	return session{UserID: out.User.ID, Email: out.User.Email, AccessToken: out.Tokens.AccessToken, RefreshToken: out.Tokens.RefreshToken}
+}
+
+func mustUUID(t *testing.T, s string) uuid.UUID {
+	t.Helper()
+	id, err := uuid.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

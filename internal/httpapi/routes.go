@@ -13,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/hongqi-mobility/mobility/internal/config"
+	"github.com/hongqi-mobility/mobility/internal/identity"
 )
 
 // Deps are what the API needs, built once in main.
@@ -22,6 +23,7 @@ type Deps struct {
 	Config     config.Config
 	StripeMode string
 	StripeBase string
+	Identity   *identity.Service
 }
 
 // server carries the dependencies of the handlers.
@@ -32,6 +34,7 @@ type server struct {
 	stripeMode string
 	stripeBase string
 	metrics    *metrics
+	identity   *identity.Service
 }
 
 // New builds the Fiber app with every route and middleware.
@@ -43,6 +46,7 @@ func New(d Deps) *fiber.App {
 		stripeMode: d.StripeMode,
 		stripeBase: d.StripeBase,
 		metrics:    newMetrics(d.DB),
+		identity:   d.Identity,
 	}
 	app := fiber.New(fiber.Config{
 		AppName:               "hongqi-mobility",
@@ -53,6 +57,12 @@ func New(d Deps) *fiber.App {
 		IdleTimeout:           120 * time.Second,
 		DisableStartupMessage: true,
 		CaseSensitive:         true,
+		// Behind a load balancer the client's address is in X-Forwarded-For,
+		// believed only from the configured proxies.
+		EnableTrustedProxyCheck: len(d.Config.TrustedProxies) > 0,
+		TrustedProxies:          d.Config.TrustedProxies,
+		ProxyHeader:             proxyHeader(d.Config.TrustedProxies),
+		EnableIPValidation:      true,
 	})
 	app.Use(withRequestID, withAccessLog(d.Log, s.metrics), withRecover(d.Log),
 		withSecurityHeaders(strings.HasPrefix(d.Config.PublicURL, "https://")),
@@ -67,6 +77,13 @@ func New(d Deps) *fiber.App {
 	return app
 }
 
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
+}
+
 // routes declares the whole API: method, path, who may call it, handler.
 func (s *server) routes(app *fiber.App) {
 	// System: liveness, readiness, metrics and the API's own description.
@@ -76,4 +93,22 @@ func (s *server) routes(app *fiber.App) {
 	app.Get("/openapi.yaml", s.spec)
 	app.Get("/docs", s.docs)
 	app.Get("/docs/redoc.standalone.js", s.redocJS)
+
+	v1 := app.Group("/v1", noStore)
+
+	// Identity: accounts, sessions, profile, driving licence.
+	v1.Post("/auth/register", s.register)
+	v1.Post("/auth/login", s.login)
+	v1.Post("/auth/refresh", s.refresh)
+	v1.Post("/auth/logout", s.allow(anyUser...), s.logout)
+	v1.Get("/me", s.allow(anyUser...), s.getMe)
+	v1.Patch("/me", s.allow(anyUser...), s.patchMe)
+	v1.Get("/me/driving-licence", s.allow(anyUser...), s.getLicence)
+	v1.Put("/me/driving-licence", s.allow(anyUser...), s.putLicence)
+
+	// Administration of accounts.
+	v1.Get("/admin/users", s.allow(staff...), s.listUsers)
+	v1.Get("/admin/users/:id", s.allow(staff...), s.getUser)
+	v1.Put("/admin/users/:id/roles", s.allow(adminsOnly...), s.putRoles)
+	v1.Post("/admin/users/:id/driving-licence/decision", s.allow(staff...), s.decideLicence)
 }
