@@ -15,6 +15,7 @@ import (
 
 	"github.com/hongqi-mobility/mobility/internal/config"
 	"github.com/hongqi-mobility/mobility/internal/db"
+	"github.com/hongqi-mobility/mobility/internal/fleet"
 	"github.com/hongqi-mobility/mobility/internal/httpapi"
 	"github.com/hongqi-mobility/mobility/internal/identity"
 	"github.com/hongqi-mobility/mobility/internal/payment"
@@ -63,6 +64,10 @@ func newIdentity(e *env) *identity.Service {
 	})
 }
 
+func newFleet(e *env) *fleet.Service {
+	return fleet.NewService(e.db, fleet.Options{Location: e.cfg.Location, Log: e.log})
+}
+
 func migrateUp(ctx context.Context, e *env) error {
 	m, err := db.NewMigrator(e.db.DB)
 	if err != nil {
@@ -107,6 +112,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		StripeMode: stripe.Mode,
 		StripeBase: stripe.Base,
 		Identity:   ident,
+		Fleet:      newFleet(e),
 	})
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(e.cfg.BindAddr, strconv.Itoa(e.cfg.Port)))

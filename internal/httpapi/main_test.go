@@ -2,8 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/hongqi-mobility/mobility/internal/config"
+	"github.com/hongqi-mobility/mobility/internal/fleet"
 	"github.com/hongqi-mobility/mobility/internal/httpapi"
 	"github.com/hongqi-mobility/mobility/internal/identity"
 	"github.com/hongqi-mobility/mobility/internal/testenv"
@@ -29,6 +28,7 @@ type harness struct {
 	db    *sqlx.DB
 	cfg   config.Config
 	ident *identity.Service
+	fleet *fleet.Service
 }
 
 type harnessOption func(*identity.Options)
@@ -45,7 +45,7 @@ func newHarness(t *testing.T, env map[string]string, opts ...harnessOption) *har
 	t.Helper()
 	cfg := testenv.Config(t, env)
 	d := testenv.DB(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := testenv.Logger(t)
 	iopts := identity.Options{
 		SigningKey: cfg.TokenKey, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL,
 		Location: cfg.Location, Log: log,
@@ -54,6 +54,7 @@ func newHarness(t *testing.T, env map[string]string, opts ...harnessOption) *har
 		o(&iopts)
 	}
 	ident := identity.NewService(d, iopts)
+	fl := fleet.NewService(d, fleet.Options{Now: iopts.Now, Location: cfg.Location, Log: log})
 	app := httpapi.New(httpapi.Deps{
 		Log:        log,
 		DB:         d,
@@ -61,9 +62,10 @@ func newHarness(t *testing.T, env map[string]string, opts ...harnessOption) *har
 		StripeMode: string(cfg.StripeMode),
 		StripeBase: cfg.StripeAPIBase,
 		Identity:   ident,
+		Fleet:      fl,
 	})
 	send := func(r *http.Request) (*http.Response, error) { return app.Test(r, -1) }
-	return &harness{app: app, cl: testenv.NewClient(t, send), db: d, cfg: cfg, ident: ident}
+	return &harness{app: app, cl: testenv.NewClient(t, send), db: d, cfg: cfg, ident: ident, fleet: fl}
 }
 
 // listen serves the app on a loopback listener and returns its address, for

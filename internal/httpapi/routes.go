@@ -13,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/hongqi-mobility/mobility/internal/config"
+	"github.com/hongqi-mobility/mobility/internal/fleet"
 	"github.com/hongqi-mobility/mobility/internal/identity"
 )
 
@@ -24,6 +25,7 @@ type Deps struct {
 	StripeMode string
 	StripeBase string
 	Identity   *identity.Service
+	Fleet      *fleet.Service
 }
 
 // server carries the dependencies of the handlers.
@@ -35,6 +37,7 @@ type server struct {
 	stripeBase string
 	metrics    *metrics
 	identity   *identity.Service
+	fleet      *fleet.Service
 }
 
 // New builds the Fiber app with every route and middleware.
@@ -47,6 +50,7 @@ func New(d Deps) *fiber.App {
 		stripeBase: d.StripeBase,
 		metrics:    newMetrics(d.DB),
 		identity:   d.Identity,
+		fleet:      d.Fleet,
 	}
 	app := fiber.New(fiber.Config{
 		AppName:               "hongqi-mobility",
@@ -111,4 +115,26 @@ func (s *server) routes(app *fiber.App) {
 	v1.Get("/admin/users/:id", s.allow(staff...), s.getUser)
 	v1.Put("/admin/users/:id/roles", s.allow(adminsOnly...), s.putRoles)
 	v1.Post("/admin/users/:id/driving-licence/decision", s.allow(staff...), s.decideLicence)
+
+	// Fleet: zones and models are public; vehicles, blocks and the live view are the operators'.
+	v1.Get("/zones", s.listZones)
+	v1.Post("/zones", s.allow(staff...), s.createZone)
+	v1.Get("/zones/:id", s.getZone)
+	v1.Patch("/zones/:id", s.allow(staff...), s.updateZone)
+	v1.Get("/vehicle-models", s.listModels)
+	v1.Post("/vehicle-models", s.allow(staff...), s.createModel)
+	v1.Get("/vehicle-models/:id", s.getModel)
+	v1.Patch("/vehicle-models/:id", s.allow(staff...), s.updateModel)
+	v1.Get("/vehicles", s.allow(staff...), s.listVehicles)
+	v1.Post("/vehicles", s.allow(staff...), s.createVehicle)
+	v1.Get("/vehicles/:id", s.allow(staff...), s.getVehicle)
+	v1.Patch("/vehicles/:id", s.allow(staff...), s.updateVehicle)
+	v1.Post("/vehicles/:id/device-token", s.allow(staff...), s.rotateDeviceToken)
+	v1.Get("/vehicles/:id/status-history", s.allow(staff...), s.vehicleStatusHistory)
+	v1.Get("/vehicles/:id/schedule", s.allow(staff...), s.vehicleSchedule)
+	v1.Post("/vehicles/:id/blocks", s.allow(staff...), s.createBlock)
+	v1.Delete("/vehicles/:id/blocks/:block_id", s.allow(staff...), s.deleteBlock)
+	v1.Get("/fleet/live", s.allow(staff...), s.liveFleet)
+	// Cars authenticate with their own device token, not a user's.
+	v1.Post("/telemetry", s.postTelemetry)
 }

@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/hongqi-mobility/mobility/internal/config"
@@ -22,4 +24,17 @@ func Config(t testing.TB, env map[string]string) config.Config {
 		t.Fatalf("test configuration: %v", err)
 	}
 	return cfg
+}
+
+// Logger returns a logger that writes warnings and errors into the test's
+// log, so a failing test shows what the server logged.
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
