@@ -19,5 +19,5 @@ func cmdSeed(ctx context.Context, args []string, getenv func(string) string, std
 	if err := migrateUp(ctx, e); err != nil {
 		return err
 	}
-	return demo.Seed(ctx, demo.Services{Identity: newIdentity(e), Fleet: newFleet(e)}, stdout)
+	return demo.Seed(ctx, demo.Services{Identity: newIdentity(e), Fleet: newFleet(e), Plans: newPlans(e)}, stdout)
 }

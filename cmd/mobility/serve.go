@@ -19,6 +19,7 @@ import (
 	"github.com/hongqi-mobility/mobility/internal/httpapi"
 	"github.com/hongqi-mobility/mobility/internal/identity"
 	"github.com/hongqi-mobility/mobility/internal/payment"
+	"github.com/hongqi-mobility/mobility/internal/pricing/plans"
 )
 
 // env is what every command starts from: validated configuration, a logger
@@ -68,6 +69,10 @@ func newFleet(e *env) *fleet.Service {
 	return fleet.NewService(e.db, fleet.Options{Location: e.cfg.Location, Log: e.log})
 }
 
+func newPlans(e *env) *plans.Service {
+	return plans.NewService(e.db, plans.Options{Location: e.cfg.Location, Log: e.log})
+}
+
 func migrateUp(ctx context.Context, e *env) error {
 	m, err := db.NewMigrator(e.db.DB)
 	if err != nil {
@@ -113,6 +118,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		StripeBase: stripe.Base,
 		Identity:   ident,
 		Fleet:      newFleet(e),
+		Plans:      newPlans(e),
 	})
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(e.cfg.BindAddr, strconv.Itoa(e.cfg.Port)))

@@ -12,6 +12,7 @@ import (
 	"github.com/hongqi-mobility/mobility/internal/fleet"
 	"github.com/hongqi-mobility/mobility/internal/identity"
 	"github.com/hongqi-mobility/mobility/internal/page"
+	"github.com/hongqi-mobility/mobility/internal/pricing/plans"
 )
 
 // Password is the password of every demo account; it is printed by seed and
@@ -33,6 +34,7 @@ var Accounts = []struct {
 type Services struct {
 	Identity *identity.Service
 	Fleet    *fleet.Service
+	Plans    *plans.Service
 }
 
 // Seed loads what is missing of the demo town and prints what it made.
@@ -50,7 +52,11 @@ func Seed(ctx context.Context, s Services, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Hongqi Town: %d zones, %d models, %d vehicles (%d added now)\n", len(zones), len(models), total(), n)
+	if err := seedPlans(ctx, s.Plans, s.Fleet, operator); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Hongqi Town: %d zones, %d models, %d vehicles (%d added now), %d pricing plans\n",
+		len(zones), len(models), total(), n, len(demoPlans))
 	fmt.Fprintf(out, "demo accounts (password %q):\n", Password)
 	for _, a := range Accounts {
 		fmt.Fprintf(out, "  %-9s %s\n", a.Role, a.Email)

@@ -400,3 +400,12 @@ func (s *Service) StatusHistory(ctx context.Context, id uuid.UUID) ([]StatusChan
 	}
 	return out, nil
 }
+
+// Placement returns a vehicle's model and home zone, for pricing.
+func (s *Service) Placement(ctx context.Context, id uuid.UUID) (modelID, zoneID uuid.UUID, err error) {
+	v, err := s.Vehicle(ctx, id)
+	if err != nil {
+		return uuid.Nil, uuid.Nil, err
+	}
+	return v.ModelID, v.HomeZoneID, nil
+}

@@ -69,6 +69,13 @@ var matrix = map[string]int{
 	"deleteBlock":             staff,
 	"getLiveFleet":            staff,
 	"postTelemetry":           device,
+	// pricing
+	"listPricingPlans":      everyone,
+	"getPricingPlan":        everyone,
+	"getPricingPlanVersion": everyone,
+	"createPricingPlan":     staff,
+	"updatePricingPlan":     staff,
+	"createQuote":           signedIn,
 }
 
 var principals = []struct {
@@ -118,7 +125,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 					// Signing out ends the session; use one of its own.
 					token = h.login(t, p.name+"@example.cn", testPassword).AccessToken
 				}
-				path := strings.NewReplacer("{id}", ids["resident"], "{block_id}", ids["resident"]).Replace(o.path)
+				path := strings.NewReplacer("{id}", ids["resident"], "{block_id}", ids["resident"], "{version}", "1").Replace(o.path)
 				var body any
 				if o.method != http.MethodGet && o.method != http.MethodDelete {
 					body = map[string]any{}

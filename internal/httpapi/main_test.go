@@ -15,6 +15,7 @@ import (
 	"github.com/hongqi-mobility/mobility/internal/fleet"
 	"github.com/hongqi-mobility/mobility/internal/httpapi"
 	"github.com/hongqi-mobility/mobility/internal/identity"
+	"github.com/hongqi-mobility/mobility/internal/pricing/plans"
 	"github.com/hongqi-mobility/mobility/internal/testenv"
 )
 
@@ -29,6 +30,7 @@ type harness struct {
 	cfg   config.Config
 	ident *identity.Service
 	fleet *fleet.Service
+	plans *plans.Service
 }
 
 type harnessOption func(*identity.Options)
@@ -55,6 +57,7 @@ func newHarness(t *testing.T, env map[string]string, opts ...harnessOption) *har
 	}
 	ident := identity.NewService(d, iopts)
 	fl := fleet.NewService(d, fleet.Options{Now: iopts.Now, Location: cfg.Location, Log: log})
+	pl := plans.NewService(d, plans.Options{Now: iopts.Now, Location: cfg.Location, Log: log})
 	app := httpapi.New(httpapi.Deps{
 		Log:        log,
 		DB:         d,
@@ -63,9 +66,10 @@ func newHarness(t *testing.T, env map[string]string, opts ...harnessOption) *har
 		StripeBase: cfg.StripeAPIBase,
 		Identity:   ident,
 		Fleet:      fl,
+		Plans:      pl,
 	})
 	send := func(r *http.Request) (*http.Response, error) { return app.Test(r, -1) }
-	return &harness{app: app, cl: testenv.NewClient(t, send), db: d, cfg: cfg, ident: ident, fleet: fl}
+	return &harness{app: app, cl: testenv.NewClient(t, send), db: d, cfg: cfg, ident: ident, fleet: fl, plans: pl}
 }
 
 // listen serves the app on a loopback listener and returns its address, for

@@ -15,6 +15,7 @@ import (
 	"github.com/hongqi-mobility/mobility/internal/config"
 	"github.com/hongqi-mobility/mobility/internal/fleet"
 	"github.com/hongqi-mobility/mobility/internal/identity"
+	"github.com/hongqi-mobility/mobility/internal/pricing/plans"
 )
 
 // Deps are what the API needs, built once in main.
@@ -26,6 +27,7 @@ type Deps struct {
 	StripeBase string
 	Identity   *identity.Service
 	Fleet      *fleet.Service
+	Plans      *plans.Service
 }
 
 // server carries the dependencies of the handlers.
@@ -38,6 +40,7 @@ type server struct {
 	metrics    *metrics
 	identity   *identity.Service
 	fleet      *fleet.Service
+	plans      *plans.Service
 }
 
 // New builds the Fiber app with every route and middleware.
@@ -51,6 +54,7 @@ func New(d Deps) *fiber.App {
 		metrics:    newMetrics(d.DB),
 		identity:   d.Identity,
 		fleet:      d.Fleet,
+		plans:      d.Plans,
 	}
 	app := fiber.New(fiber.Config{
 		AppName:               "hongqi-mobility",
@@ -137,4 +141,12 @@ func (s *server) routes(app *fiber.App) {
 	v1.Get("/fleet/live", s.allow(staff...), s.liveFleet)
 	// Cars authenticate with their own device token, not a user's.
 	v1.Post("/telemetry", s.postTelemetry)
+
+	// Pricing: plans are public to read; quotes need a signed-in user.
+	v1.Get("/pricing-plans", s.listPlans)
+	v1.Post("/pricing-plans", s.allow(staff...), s.createPlan)
+	v1.Get("/pricing-plans/:id", s.getPlan)
+	v1.Patch("/pricing-plans/:id", s.allow(staff...), s.updatePlan)
+	v1.Get("/pricing-plans/:id/versions/:version", s.getPlanVersion)
+	v1.Post("/quotes", s.allow(anyUser...), s.createQuote)
 }
