@@ -16,7 +16,9 @@ import (
 const usage = `usage: mobility <command> [flags]
 
 commands:
-  serve [--no-migrate]      run the API (migrates first unless --no-migrate)
+  serve [--no-migrate]      run the API and a worker (migrates first unless --no-migrate)
+  worker [--poll D] [--lease D]
+                            run only the background worker: the outbox of Stripe calls, housekeeping
   migrate up|down|status    apply, roll back one, or list migrations
   seed                      load the Hongqi Town demo data (idempotent)
   users create --email E --role R [--role R2] [--name N] [--phone P] --password-stdin
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
 		return cmdServe(ctx, rest, getenv, stdout, stderr)
+	case "worker":
+		return cmdWorker(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "seed":

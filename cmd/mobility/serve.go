@@ -18,8 +18,9 @@ import (
 	"github.com/hongqi-mobility/mobility/internal/fleet"
 	"github.com/hongqi-mobility/mobility/internal/httpapi"
 	"github.com/hongqi-mobility/mobility/internal/identity"
-	"github.com/hongqi-mobility/mobility/internal/payment"
 	"github.com/hongqi-mobility/mobility/internal/pricing/plans"
+	"github.com/hongqi-mobility/mobility/internal/reservation"
+	"github.com/hongqi-mobility/mobility/internal/worker"
 )
 
 // env is what every command starts from: validated configuration, a logger
@@ -108,18 +109,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 
-	ident := newIdentity(e)
-	stripe := payment.NewStripe(e.cfg.StripeSecretKey, e.cfg.StripeAPIBase, string(e.cfg.StripeMode))
-	app := httpapi.New(httpapi.Deps{
-		Log:        e.log,
-		DB:         e.db,
-		Config:     e.cfg,
-		StripeMode: stripe.Mode,
-		StripeBase: stripe.Base,
-		Identity:   ident,
-		Fleet:      newFleet(e),
-		Plans:      newPlans(e),
-	})
+	svc := wire(e, worker.Options{}, reservation.DefaultRules)
+	app := httpapi.New(*svc.api(e))
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(e.cfg.BindAddr, strconv.Itoa(e.cfg.Port)))
 	if err != nil {
@@ -127,6 +118,12 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
+	// The worker starts once the API listens: in mock mode its relay
+	// delivers events to this server's own webhook endpoint.
+	runner := newRunner(e, svc.pay, time.Second, svc.lifecycleTask())
+	if err := runner.Start(ctx); err != nil {
+		return err
+	}
 	e.log.Info("serving", "addr", ln.Addr().String(), "api", e.cfg.PublicURL+"/v1",
 		"docs", e.cfg.PublicURL+"/docs", "app", e.cfg.PublicURL+"/app", "stripe", e.cfg.StripeMode)
 	fmt.Fprintf(stdout, "Hongqi Mobility is serving on %s (docs %s/docs)\n", e.cfg.PublicURL, e.cfg.PublicURL)
@@ -145,6 +142,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if err := <-served; err != nil {
 		return fmt.Errorf("server: %w", err)
+	}
+	if err := runner.Stop(sctx); err != nil {
+		e.log.Warn("worker: stopped before its jobs finished; they will run again", "err", err)
 	}
 	e.log.Info("stopped", "drain_ms", time.Since(start).Milliseconds())
 	return nil

@@ -102,15 +102,20 @@ func (s *Service) Hold(ctx context.Context, tx *sqlx.Tx, r HoldRequest) (Holding
 
 // conflict describes the live holdings that overlap r, in business time.
 func (s *Service) conflict(ctx context.Context, q sqlx.QueryerContext, r HoldRequest) error {
+	return s.conflictExcept(ctx, q, r, uuid.Nil)
+}
+
+// conflictExcept is conflict leaving out the holding being moved.
+func (s *Service) conflictExcept(ctx context.Context, q sqlx.QueryerContext, r HoldRequest, except uuid.UUID) error {
 	const query = `
 		SELECT ` + holdingColumns + ` FROM occupancy o
-		WHERE o.vehicle_id = $1 AND o.live
+		WHERE o.vehicle_id = $1 AND o.live AND o.id <> $4
 		  AND o.held && tstzrange($2::timestamptz, $3::timestamptz + make_interval(mins => (
 		        SELECT z.buffer_minutes FROM vehicles v JOIN zones z ON z.id = v.home_zone_id WHERE v.id = $1)), '[)')
 		ORDER BY lower(o.period)
 		LIMIT 5`
 	var rows []holdingRow
-	if err := sqlx.SelectContext(ctx, q, &rows, query, r.VehicleID, r.Start, r.End); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &rows, query, r.VehicleID, r.Start, r.End, except); err != nil {
 		return fmt.Errorf("find conflict: %w", err)
 	}
 	var parts []string
@@ -243,4 +248,37 @@ func (s *Service) Schedule(ctx context.Context, vehicleID uuid.UUID, from, to ti
 		out[i] = r.holding()
 	}
 	return out, nil
+}
+
+// Reschedule moves a live holding to [start, end) in tx, keeping its buffer;
+// the exclusion constraint refuses a move onto another holding, and the
+// conflict is named as for Hold.
+func (s *Service) Reschedule(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, start, end time.Time, conflictCode string) (Holding, error) {
+	const q = `
+		UPDATE occupancy SET period = tstzrange($2::timestamptz, $3::timestamptz, '[)'),
+		       held = tstzrange($2::timestamptz, $3::timestamptz + make_interval(mins => buffer_minutes), '[)')
+		WHERE id = $1 AND live
+		RETURNING ` + holdingColumns
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT reschedule`); err != nil {
+		return Holding{}, fmt.Errorf("savepoint: %w", err)
+	}
+	var row holdingRow
+	err := tx.GetContext(ctx, &row, q, id, start, end)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Holding{}, apperr.NotFound("holding")
+	}
+	if err != nil {
+		if _, rbErr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT reschedule`); rbErr != nil {
+			return Holding{}, fmt.Errorf("rollback to savepoint: %w", rbErr)
+		}
+		if db.Constraint(err) == "occupancy_no_overlap" {
+			var vehicleID uuid.UUID
+			if err := tx.GetContext(ctx, &vehicleID, `SELECT vehicle_id FROM occupancy WHERE id = $1`, id); err != nil {
+				return Holding{}, fmt.Errorf("holding vehicle: %w", err)
+			}
+			return Holding{}, s.conflictExcept(ctx, tx, HoldRequest{VehicleID: vehicleID, Start: start, End: end, ConflictCode: conflictCode}, id)
+		}
+		return Holding{}, fmt.Errorf("reschedule holding: %w", db.Translate(err))
+	}
+	return row.holding(), nil
 }

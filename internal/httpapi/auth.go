@@ -13,10 +13,12 @@ const localPrincipal = "principal"
 
 // Role sets used in routes.go, next to each route.
 var (
-	anyUser     = identity.AllRoles
-	residents   = []identity.Role{identity.RoleResident}
-	staff       = []identity.Role{identity.RoleOperator, identity.RoleAdmin}
-	adminsOnly  = []identity.Role{identity.RoleAdmin}
+	anyUser    = identity.AllRoles
+	residents  = []identity.Role{identity.RoleResident}
+	staff      = []identity.Role{identity.RoleOperator, identity.RoleAdmin}
+	adminsOnly = []identity.Role{identity.RoleAdmin}
+	// tripParties may act on a trip: its resident, or operators ending it.
+	tripParties = []identity.Role{identity.RoleResident, identity.RoleOperator, identity.RoleAdmin}
 	financeTeam = []identity.Role{identity.RoleFinance, identity.RoleAdmin}
 )
 

@@ -76,6 +76,30 @@ var matrix = map[string]int{
 	"createPricingPlan":     staff,
 	"updatePricingPlan":     staff,
 	"createQuote":           signedIn,
+	// reservations
+	"searchAvailability":     signedIn,
+	"listReservations":       signedIn,
+	"createReservation":      res,
+	"getReservation":         signedIn,
+	"changeReservation":      res,
+	"cancelReservation":      res | staff,
+	"startReservation":       res,
+	"endReservation":         res | staff,
+	"fileConditionReport":    res,
+	"listConditionReports":   staff,
+	"resolveConditionReport": staff,
+	"listFleetAlerts":        staff,
+	"getBookingRules":        everyone,
+	"setBookingRules":        staff,
+	// payments
+	"createSetupIntent":       res,
+	"listMyPaymentMethods":    res,
+	"setDefaultPaymentMethod": res,
+	"deletePaymentMethod":     res,
+	"listPayments":            signedIn,
+	"getPayment":              signedIn,
+	"createRefund":            ops | fin | adm,
+	"receiveStripeWebhook":    everyone, // no token: the signature is checked (400 without it)
 }
 
 var principals = []struct {

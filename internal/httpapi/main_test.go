@@ -16,6 +16,7 @@ import (
 	"github.com/hongqi-mobility/mobility/internal/httpapi"
 	"github.com/hongqi-mobility/mobility/internal/identity"
 	"github.com/hongqi-mobility/mobility/internal/pricing/plans"
+	"github.com/hongqi-mobility/mobility/internal/reservation"
 	"github.com/hongqi-mobility/mobility/internal/testenv"
 )
 
@@ -31,6 +32,11 @@ type harness struct {
 	ident *identity.Service
 	fleet *fleet.Service
 	plans *plans.Service
+	pay   paymentParts
+	res   *reservation.Service
+	// instance makes another server on the same database, as a second
+	// process would be.
+	instance func(t *testing.T) *harness
 }
 
 type harnessOption func(*identity.Options)
@@ -46,7 +52,12 @@ func withClock(now func() time.Time) harnessOption {
 func newHarness(t *testing.T, env map[string]string, opts ...harnessOption) *harness {
 	t.Helper()
 	cfg := testenv.Config(t, env)
-	d := testenv.DB(t)
+	return buildHarness(t, cfg, testenv.DB(t), opts...)
+}
+
+// buildHarness wires every service on d, as main does.
+func buildHarness(t *testing.T, cfg config.Config, d *sqlx.DB, opts ...harnessOption) *harness {
+	t.Helper()
 	log := testenv.Logger(t)
 	iopts := identity.Options{
 		SigningKey: cfg.TokenKey, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL,
@@ -58,18 +69,28 @@ func newHarness(t *testing.T, env map[string]string, opts ...harnessOption) *har
 	ident := identity.NewService(d, iopts)
 	fl := fleet.NewService(d, fleet.Options{Now: iopts.Now, Location: cfg.Location, Log: log})
 	pl := plans.NewService(d, plans.Options{Now: iopts.Now, Location: cfg.Location, Log: log})
-	app := httpapi.New(httpapi.Deps{
-		Log:        log,
-		DB:         d,
-		Config:     cfg,
-		StripeMode: string(cfg.StripeMode),
-		StripeBase: cfg.StripeAPIBase,
-		Identity:   ident,
-		Fleet:      fl,
-		Plans:      pl,
+	var app *fiber.App
+	pay := newPaymentParts(t, d, cfg, ident, func() *fiber.App { return app })
+	res := reservation.NewService(d, reservation.Options{Identity: ident, Fleet: fl, Plans: pl, Payments: pay.svc,
+		Location: cfg.Location, Now: iopts.Now, Log: log})
+	pay.svc.OnStatusChange(res.PaymentUpdated)
+	app = httpapi.New(httpapi.Deps{
+		Log:          log,
+		DB:           d,
+		Config:       cfg,
+		StripeMode:   string(cfg.StripeMode),
+		StripeBase:   cfg.StripeAPIBase,
+		Identity:     ident,
+		Fleet:        fl,
+		Plans:        pl,
+		Payments:     pay.svc,
+		Idempotency:  pay.idem,
+		Reservations: res,
 	})
 	send := func(r *http.Request) (*http.Response, error) { return app.Test(r, -1) }
-	return &harness{app: app, cl: testenv.NewClient(t, send), db: d, cfg: cfg, ident: ident, fleet: fl, plans: pl}
+	h := &harness{app: app, cl: testenv.NewClient(t, send), db: d, cfg: cfg, ident: ident, fleet: fl, plans: pl, pay: pay, res: res}
+	h.instance = func(t *testing.T) *harness { return buildHarness(t, cfg, d, opts...) }
+	return h
 }
 
 // listen serves the app on a loopback listener and returns its address, for

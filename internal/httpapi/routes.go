@@ -14,8 +14,11 @@ import (
 
 	"github.com/hongqi-mobility/mobility/internal/config"
 	"github.com/hongqi-mobility/mobility/internal/fleet"
+	"github.com/hongqi-mobility/mobility/internal/idempotency"
 	"github.com/hongqi-mobility/mobility/internal/identity"
+	"github.com/hongqi-mobility/mobility/internal/payment"
 	"github.com/hongqi-mobility/mobility/internal/pricing/plans"
+	"github.com/hongqi-mobility/mobility/internal/reservation"
 )
 
 // Deps are what the API needs, built once in main.
@@ -28,33 +31,44 @@ type Deps struct {
 	Identity   *identity.Service
 	Fleet      *fleet.Service
 	Plans      *plans.Service
+	// Reservations is availability search and the booking lifecycle.
+	Reservations *reservation.Service
+	Payments     *payment.Service
+	// Idempotency stores the answers to requests sent with an Idempotency-Key.
+	Idempotency *idempotency.Store
 }
 
 // server carries the dependencies of the handlers.
 type server struct {
-	log        *slog.Logger
-	db         *sqlx.DB
-	cfg        config.Config
-	stripeMode string
-	stripeBase string
-	metrics    *metrics
-	identity   *identity.Service
-	fleet      *fleet.Service
-	plans      *plans.Service
+	log          *slog.Logger
+	db           *sqlx.DB
+	cfg          config.Config
+	stripeMode   string
+	stripeBase   string
+	metrics      *metrics
+	identity     *identity.Service
+	fleet        *fleet.Service
+	plans        *plans.Service
+	reservations *reservation.Service
+	payments     *payment.Service
+	idem         *idempotency.Store
 }
 
 // New builds the Fiber app with every route and middleware.
 func New(d Deps) *fiber.App {
 	s := &server{
-		log:        d.Log,
-		db:         d.DB,
-		cfg:        d.Config,
-		stripeMode: d.StripeMode,
-		stripeBase: d.StripeBase,
-		metrics:    newMetrics(d.DB),
-		identity:   d.Identity,
-		fleet:      d.Fleet,
-		plans:      d.Plans,
+		log:          d.Log,
+		db:           d.DB,
+		cfg:          d.Config,
+		stripeMode:   d.StripeMode,
+		stripeBase:   d.StripeBase,
+		metrics:      newMetrics(d.DB),
+		identity:     d.Identity,
+		fleet:        d.Fleet,
+		plans:        d.Plans,
+		reservations: d.Reservations,
+		payments:     d.Payments,
+		idem:         d.Idempotency,
 	}
 	app := fiber.New(fiber.Config{
 		AppName:               "hongqi-mobility",
@@ -149,4 +163,33 @@ func (s *server) routes(app *fiber.App) {
 	v1.Patch("/pricing-plans/:id", s.allow(staff...), s.updatePlan)
 	v1.Get("/pricing-plans/:id/versions/:version", s.getPlanVersion)
 	v1.Post("/quotes", s.allow(anyUser...), s.createQuote)
+
+	// Reservations: search, book, change, cancel, unlock, return. Residents
+	// act on their own (others' are 404); operators on all.
+	v1.Get("/availability", s.allow(anyUser...), s.searchAvailability)
+	v1.Post("/reservations", s.allow(residents...), s.idempotent(true), s.createReservation)
+	v1.Get("/reservations", s.allow(anyUser...), s.listReservations)
+	v1.Get("/reservations/:id", s.allow(anyUser...), s.getReservation)
+	v1.Patch("/reservations/:id", s.allow(residents...), s.changeReservation)
+	v1.Post("/reservations/:id/cancel", s.allow(tripParties...), s.cancelReservation)
+	v1.Post("/reservations/:id/start", s.allow(residents...), s.startReservation)
+	v1.Post("/reservations/:id/end", s.allow(tripParties...), s.endReservation)
+	v1.Post("/reservations/:id/condition-reports", s.allow(residents...), s.fileReport)
+	v1.Get("/condition-reports", s.allow(staff...), s.listReports)
+	v1.Post("/condition-reports/:id/resolve", s.allow(staff...), s.resolveReport)
+	v1.Get("/fleet/alerts", s.allow(staff...), s.listAlerts)
+	v1.Get("/zones/:id/booking-rules", s.getBookingRules)
+	v1.Put("/zones/:id/booking-rules", s.allow(staff...), s.putBookingRules)
+
+	// Payments: residents' saved cards; payments (residents see theirs,
+	// operators and finance all) and refunds; Stripe's events, verified by
+	// their signature instead of a token.
+	v1.Post("/me/payment-methods/setup-intent", s.allow(residents...), s.idempotent(false), s.createSetupIntent)
+	v1.Get("/me/payment-methods", s.allow(residents...), s.listPaymentMethods)
+	v1.Put("/me/payment-methods/:id/default", s.allow(residents...), s.setDefaultPaymentMethod)
+	v1.Delete("/me/payment-methods/:id", s.allow(residents...), s.deletePaymentMethod)
+	v1.Get("/payments", s.allow(anyUser...), s.listPayments)
+	v1.Get("/payments/:id", s.allow(anyUser...), s.getPayment)
+	v1.Post("/payments/:id/refunds", s.allow(moneyStaff...), s.idempotent(true), s.createRefund)
+	v1.Post("/webhooks/stripe", s.stripeWebhook)
 }

@@ -1,5 +1,3 @@
-// Package payment talks to Stripe: it is the only package that imports
-// stripe-go. It keeps payment records, applies webhooks and runs the outbox.
 package payment
 
 import (
@@ -17,18 +15,42 @@ type Stripe struct {
 	Base string // the API address; empty for Stripe's own
 }
 
+// StripeConfig is how to reach Stripe.
+type StripeConfig struct {
+	Key     string
+	APIBase string // empty: Stripe's own address
+	Mode    string // mock, test or live
+	// NetworkRetries is how often stripe-go itself retries a failed request
+	// (with the same idempotency key) before our outbox takes over; nil: 2.
+	NetworkRetries *int64
+	HTTPClient     *http.Client // nil: a client with a 30 s timeout
+}
+
 // NewStripe returns a client for key. apiBase, when set, replaces Stripe's
 // address (stripe-mock in mock mode). Retries are left to our own outbox,
 // which reuses idempotency keys, so stripe-go retries only network failures.
 func NewStripe(key, apiBase, mode string) *Stripe {
+	return NewStripeClient(StripeConfig{Key: key, APIBase: apiBase, Mode: mode})
+}
+
+// NewStripeClient returns a client configured by c.
+func NewStripeClient(c StripeConfig) *Stripe {
+	retries := stripe.Int64(2)
+	if c.NetworkRetries != nil {
+		retries = c.NetworkRetries
+	}
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
 	cfg := &stripe.BackendConfig{
-		HTTPClient:        &http.Client{Timeout: 30 * time.Second},
-		MaxNetworkRetries: stripe.Int64(2),
+		HTTPClient:        hc,
+		MaxNetworkRetries: retries,
 		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelError},
 		EnableTelemetry:   stripe.Bool(false),
 	}
-	if apiBase != "" {
-		cfg.URL = stripe.String(apiBase)
+	if c.APIBase != "" {
+		cfg.URL = stripe.String(c.APIBase)
 	}
 	backends := &stripe.Backends{
 		API:     stripe.GetBackendWithConfig(stripe.APIBackend, cfg),
@@ -36,6 +58,6 @@ func NewStripe(key, apiBase, mode string) *Stripe {
 		Uploads: stripe.GetBackendWithConfig(stripe.UploadsBackend, cfg),
 	}
 	api := &client.API{}
-	api.Init(key, backends)
-	return &Stripe{API: api, Mode: mode, Base: apiBase}
+	api.Init(c.Key, backends)
+	return &Stripe{API: api, Mode: c.Mode, Base: c.APIBase}
 }

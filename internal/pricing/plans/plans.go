@@ -357,3 +357,58 @@ func (s *Service) ForModel(ctx context.Context, modelID uuid.UUID, zoneID *uuid.
 	}
 	return r.Plan(row.ID.String(), row.Version)
 }
+
+// Resolver finds the plan of any model and zone from one snapshot, so a
+// search prices every car with one query.
+type Resolver struct {
+	byKey map[[2]uuid.UUID]pricing.Plan // (model, zone or uuid.Nil) → plan
+}
+
+// For returns the plan pricing modelID in zoneID: the zone's override, else
+// the model's default.
+func (r Resolver) For(modelID, zoneID uuid.UUID) (pricing.Plan, bool) {
+	if p, ok := r.byKey[[2]uuid.UUID{modelID, zoneID}]; ok {
+		return p, true
+	}
+	p, ok := r.byKey[[2]uuid.UUID{modelID, uuid.Nil}]
+	return p, ok
+}
+
+// Resolver loads every active assignment with its plan's current version.
+func (s *Service) Resolver(ctx context.Context) (Resolver, error) {
+	const q = `
+		SELECT a.model_id, a.zone_id, p.id, p.current_version, v.rules
+		FROM pricing_assignments a
+		JOIN pricing_plans p ON p.id = a.plan_id AND p.active
+		JOIN pricing_plan_versions v ON v.plan_id = p.id AND v.version = p.current_version`
+	var rows []struct {
+		ModelID uuid.UUID  `db:"model_id"`
+		ZoneID  *uuid.UUID `db:"zone_id"`
+		ID      uuid.UUID  `db:"id"`
+		Version int        `db:"current_version"`
+		Rules   []byte     `db:"rules"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, q); err != nil {
+		return Resolver{}, fmt.Errorf("plan snapshot: %w", err)
+	}
+	r := Resolver{byKey: make(map[[2]uuid.UUID]pricing.Plan, len(rows))}
+	for _, row := range rows {
+		var rules Rules
+		if err := json.Unmarshal(row.Rules, &rules); err != nil {
+			return Resolver{}, err
+		}
+		p, err := rules.Plan(row.ID.String(), row.Version)
+		if err != nil {
+			return Resolver{}, err
+		}
+		zone := uuid.Nil
+		if row.ZoneID != nil {
+			zone = *row.ZoneID
+		}
+		r.byKey[[2]uuid.UUID{row.ModelID, zone}] = p
+	}
+	return r, nil
+}
+
+// Location is the business time zone plans are priced in.
+func (s *Service) Location() *time.Location { return s.opts.Location }

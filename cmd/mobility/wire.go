@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/hongqi-mobility/mobility/internal/fleet"
+	"github.com/hongqi-mobility/mobility/internal/httpapi"
+	"github.com/hongqi-mobility/mobility/internal/identity"
+	"github.com/hongqi-mobility/mobility/internal/payment"
+	"github.com/hongqi-mobility/mobility/internal/pricing/plans"
+	"github.com/hongqi-mobility/mobility/internal/reservation"
+	"github.com/hongqi-mobility/mobility/internal/worker"
+)
+
+// services are every capability, built once and wired to each other: the
+// only place that knows all the concrete types.
+type services struct {
+	stripe       *payment.Stripe
+	identity     *identity.Service
+	fleet        *fleet.Service
+	plans        *plans.Service
+	pay          payments
+	reservations *reservation.Service
+}
+
+func wire(e *env, qopts worker.Options, rules reservation.Rules) services {
+	s := services{identity: newIdentity(e), fleet: newFleet(e), plans: newPlans(e)}
+	s.stripe = payment.NewStripe(e.cfg.StripeSecretKey, e.cfg.StripeAPIBase, string(e.cfg.StripeMode))
+	s.pay = newPayments(e, s.stripe, s.identity, qopts)
+	s.reservations = reservation.NewService(e.db, reservation.Options{
+		Identity: s.identity, Fleet: s.fleet, Plans: s.plans, Payments: s.pay.svc, Rules: rules,
+		Location: e.cfg.Location, Log: e.log,
+	})
+	// A payment's status moves confirm or expire its booking in the same
+	// transaction.
+	s.pay.svc.OnStatusChange(s.reservations.PaymentUpdated)
+	return s
+}
+
+// api builds the HTTP app on the services.
+func (s services) api(e *env) *httpapi.Deps {
+	return &httpapi.Deps{
+		Log: e.log, DB: e.db, Config: e.cfg, StripeMode: s.stripe.Mode, StripeBase: s.stripe.Base,
+		Identity: s.identity, Fleet: s.fleet, Plans: s.plans, Payments: s.pay.svc, Idempotency: s.pay.idem,
+		Reservations: s.reservations,
+	}
+}
+
+// lifecycleTask runs the reservation jobs: expire unpaid holds, mark
+// no-shows, flag overruns.
+func (s services) lifecycleTask() worker.Task {
+	return worker.Task{Name: "reservation lifecycle", Every: 15 * time.Second, Run: func(ctx context.Context) error {
+		return s.reservations.RunJobs(ctx)
+	}}
+}

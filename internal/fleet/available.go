@@ -1,0 +1,110 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// MinBatteryPct is the battery an electric car needs to be offered at all.
+const MinBatteryPct = 20
+
+// AvailabilityQuery asks for cars free for a whole window near a point.
+type AvailabilityQuery struct {
+	Start, End time.Time
+	Near       Point
+	RadiusM    int
+	ZoneID     *uuid.UUID // instead of a radius: cars of this home zone
+	SeatsMin   int
+	Powertrain *Powertrain
+	MinRangeKm int
+	ModelID    *uuid.UUID
+	AfterDist  *float64 // cursor: strictly farther than this, or as far with a greater id
+	AfterID    uuid.UUID
+	Limit      int
+}
+
+// Candidate is a free car with what the resident is shown about it.
+type Candidate struct {
+	VehicleID     uuid.UUID `db:"id"`
+	Plate         string    `db:"plate"`
+	ModelID       uuid.UUID `db:"model_id"`
+	Make          string    `db:"make"`
+	ModelName     string    `db:"model_name"`
+	Powertrain    string    `db:"powertrain"`
+	Seats         int       `db:"seats"`
+	ImageURL      *string   `db:"image_url"`
+	ZoneID        uuid.UUID `db:"zone_id"`
+	ZoneCode      string    `db:"zone_code"`
+	ZoneNameZH    string    `db:"zone_name_zh"`
+	ZoneNameEN    string    `db:"zone_name_en"`
+	BufferMinutes int       `db:"buffer_minutes"`
+	Lat           float64   `db:"lat"`
+	Lng           float64   `db:"lng"`
+	BatteryPct    *int      `db:"battery_pct"`
+	RangeKm       int       `db:"range_km"` // estimated from the battery for electric cars
+	DistanceM     float64   `db:"distance_m"`
+}
+
+// Available returns the cars free for the whole window — no live holding,
+// with buffers, overlaps it — nearest first, in one statement: a
+// nearest-neighbour scan of the GiST index on the cars' positions, bounded
+// by the radius box, with each survivor checked against the occupancy index.
+func (s *Service) Available(ctx context.Context, q AvailabilityQuery) ([]Candidate, error) {
+	query := AvailabilitySQL
+	var pt *string
+	if q.Powertrain != nil {
+		p := string(*q.Powertrain)
+		pt = &p
+	}
+	var rows []Candidate
+	err := s.db.SelectContext(ctx, &rows, query, q.Near.Lat, q.Near.Lng, q.RadiusM, q.ZoneID, q.SeatsMin, pt, q.ModelID,
+		MinBatteryPct, q.MinRangeKm, q.Start, q.End, q.AfterDist, q.AfterID, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("availability: %w", err)
+	}
+	// Within the radius for real: the box is a bounding cube.
+	out := rows[:0]
+	for _, r := range rows {
+		if q.ZoneID != nil || r.DistanceM <= float64(q.RadiusM) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// AvailabilitySQL is the search statement, exported so the load tool runs
+// the very same SQL bare through pgbench. Parameters: $1 lat, $2 lng,
+// $3 radius m, $4 zone, $5 seats, $6 powertrain, $7 model, $8 min battery %,
+// $9 min range km, $10 start, $11 end, $12/$13 cursor distance and id,
+// $14 limit.
+const AvailabilitySQL = `
+		SELECT v.id, v.plate, v.model_id, m.make, m.model AS model_name, m.powertrain, m.seats, m.image_url,
+		       z.id AS zone_id, z.code AS zone_code, z.name_zh AS zone_name_zh, z.name_en AS zone_name_en,
+		       z.buffer_minutes, v.lat, v.lng, v.battery_pct,
+		       CASE WHEN m.powertrain = 'ice' THEN m.range_km
+		            ELSE m.range_km * COALESCE(v.battery_pct, 0) / 100 END AS range_km,
+		       earth_distance(ll_to_earth(v.lat, v.lng), ll_to_earth($1, $2)) AS distance_m
+		FROM vehicles v
+		JOIN vehicle_models m ON m.id = v.model_id
+		JOIN zones z ON z.id = v.home_zone_id
+		WHERE v.status = 'available' AND z.active
+		  AND ($4::uuid IS NULL OR v.home_zone_id = $4)
+		  AND ($4::uuid IS NOT NULL OR earth_box(ll_to_earth($1, $2), $3) @> ll_to_earth(v.lat, v.lng))
+		  AND m.seats >= $5
+		  AND ($6::text IS NULL OR m.powertrain = $6)
+		  AND ($7::uuid IS NULL OR v.model_id = $7)
+		  AND (m.powertrain = 'ice' OR COALESCE(v.battery_pct, 0) >= $8)
+		  AND (m.powertrain = 'ice' OR m.range_km * COALESCE(v.battery_pct, 0) / 100 >= $9)
+		  AND (m.powertrain <> 'ice' OR m.range_km >= $9)
+		  AND NOT EXISTS (
+		        SELECT 1 FROM occupancy o
+		        WHERE o.vehicle_id = v.id AND o.live
+		          AND o.held && tstzrange($10::timestamptz, $11::timestamptz + make_interval(mins => z.buffer_minutes), '[)'))
+		  AND ($12::float8 IS NULL
+		       OR earth_distance(ll_to_earth(v.lat, v.lng), ll_to_earth($1, $2)) > $12
+		       OR (earth_distance(ll_to_earth(v.lat, v.lng), ll_to_earth($1, $2)) = $12 AND v.id > $13))
+		ORDER BY ll_to_earth(v.lat, v.lng) <-> ll_to_earth($1, $2), v.id
+		LIMIT $14`

@@ -1,0 +1,244 @@
+package loadtest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hongqi-mobility/mobility/internal/fleet"
+)
+
+// Result is what one measured phase did.
+type Result struct {
+	Name      string
+	Ops       int           // successful operations
+	Refused   int           // expected refusals (a taken car)
+	Errors    int           // anything else
+	Elapsed   time.Duration //
+	Latencies []time.Duration
+}
+
+// Percentile returns the p-th percentile latency (0 < p ≤ 100).
+func (r Result) Percentile(p float64) time.Duration {
+	if len(r.Latencies) == 0 {
+		return 0
+	}
+	l := append([]time.Duration(nil), r.Latencies...)
+	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	i := int(float64(len(l))*p/100+0.5) - 1
+	return l[min(max(i, 0), len(l)-1)]
+}
+
+// PerSecond is successful operations per second.
+func (r Result) PerSecond() float64 { return float64(r.Ops) / r.Elapsed.Seconds() }
+
+// window returns a random 2-hour window on a whole hour within the next days.
+func window(rnd *rand.Rand, fromDay, days int) (time.Time, time.Time) {
+	start := time.Now().UTC().Truncate(time.Hour).Add(time.Duration(fromDay*24+rnd.IntN(days*24)) * time.Hour)
+	return start, start.Add(2 * time.Hour)
+}
+
+func point(rnd *rand.Rand) (float64, float64) {
+	return Town.MinLat + rnd.Float64()*(Town.MaxLat-Town.MinLat), Town.MinLng + rnd.Float64()*(Town.MaxLng-Town.MinLng)
+}
+
+// drive runs op from c workers for d and collects the outcomes; op returns
+// 1 for success, 0 for an expected refusal and -1 for an error.
+func drive(name string, c int, d time.Duration, op func(rnd *rand.Rand, worker int) int) Result {
+	var mu sync.Mutex
+	res := Result{Name: name}
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < c; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			var lat []time.Duration
+			ok, refused, errs := 0, 0, 0
+			for time.Now().Before(deadline) {
+				t0 := time.Now()
+				switch op(rnd, w) {
+				case 1:
+					ok++
+					lat = append(lat, time.Since(t0))
+				case 0:
+					refused++
+				default:
+					errs++
+				}
+			}
+			mu.Lock()
+			res.Ops += ok
+			res.Refused += refused
+			res.Errors += errs
+			res.Latencies = append(res.Latencies, lat...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	return res
+}
+
+// Search measures GET /v1/availability from c clients for d.
+func Search(base, token string, c int, d time.Duration) Result {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c * 2}, Timeout: 10 * time.Second}
+	return drive("search via the API", c, d, func(rnd *rand.Rand, _ int) int {
+		lat, lng := point(rnd)
+		s, e := window(rnd, 1, 10)
+		url := fmt.Sprintf("%s/v1/availability?lat=%.5f&lng=%.5f&radius_m=2000&limit=20&start=%s&end=%s",
+			base, lat, lng, s.Format(time.RFC3339), e.Format(time.RFC3339))
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := client.Do(req)
+		if err != nil {
+			return -1
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			return -1
+		}
+		return 1
+	})
+}
+
+// Book measures POST /v1/reservations from c clients (one resident each)
+// for d: random cars, random windows in the coming weeks.
+func Book(base string, tokens []string, cars []uuid.UUID, c int, d time.Duration) Result {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c * 2}, Timeout: 10 * time.Second}
+	return drive("bookings via the API", c, d, func(rnd *rand.Rand, w int) int {
+		s, e := window(rnd, 20, 8)
+		body, _ := json.Marshal(map[string]any{"vehicle_id": cars[rnd.IntN(len(cars))], "start": s.Format(time.RFC3339), "end": e.Format(time.RFC3339)})
+		req, _ := http.NewRequest(http.MethodPost, base+"/v1/reservations", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tokens[w%len(tokens)])
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", uuid.NewString())
+		res, err := client.Do(req)
+		if err != nil {
+			return -1
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		switch res.StatusCode {
+		case http.StatusCreated:
+			return 1
+		case http.StatusConflict:
+			return 0
+		}
+		return -1
+	})
+}
+
+// searchScript is the search SQL for pgbench: the statement the API runs,
+// with pgbench variables for its parameters.
+func searchScript() string {
+	q := fleet.AvailabilitySQL
+	repl := []struct{ from, to string }{
+		{"$14", "20"}, {"$13", "NULL::uuid"}, {"$12", "NULL::float8"},
+		{"$11::timestamptz", "(date_trunc('hour', now()) + make_interval(hours => 24 + :h + 2))"},
+		{"$10::timestamptz", "(date_trunc('hour', now()) + make_interval(hours => 24 + :h))"},
+		{"$9", "0"}, {"$8", strconv.Itoa(fleet.MinBatteryPct)}, {"$7::uuid", "NULL::uuid"}, {"$7", "NULL::uuid"},
+		{"$6::text", "NULL::text"}, {"$6", "NULL::text"}, {"$5", "0"}, {"$4::uuid", "NULL::uuid"}, {"$4", "NULL::uuid"},
+		{"$3", "2000"}, {"$2", "(:lng / 100000.0)"}, {"$1", "(:lat / 100000.0)"},
+	}
+	for _, r := range repl {
+		q = strings.ReplaceAll(q, r.from, r.to)
+	}
+	return fmt.Sprintf("\\set lat random(%d, %d)\n\\set lng random(%d, %d)\n\\set h random(0, 239)\n%s;\n",
+		int(Town.MinLat*1e5), int(Town.MaxLat*1e5), int(Town.MinLng*1e5), int(Town.MaxLng*1e5),
+		strings.Join(strings.Fields(q), " "))
+}
+
+// insertScript is the bare occupancy insert a booking makes, for pgbench:
+// a random car (from a numbered copy of the load cars) and window.
+const insertScript = `\set n random(1, :cars)
+\set h random(0, 191)
+INSERT INTO occupancy (id, vehicle_id, kind, period, held, buffer_minutes, reason)
+SELECT gen_random_uuid(), c.id, 'block',
+       tstzrange(date_trunc('hour', now()) + make_interval(days => 40, hours => :h),
+                 date_trunc('hour', now()) + make_interval(days => 40, hours => :h + 2), '[)'),
+       tstzrange(date_trunc('hour', now()) + make_interval(days => 40, hours => :h),
+                 date_trunc('hour', now()) + make_interval(days => 40, hours => :h + 2, mins => 15), '[)'),
+       15, 'load test'
+FROM load_cars c WHERE c.n = :n
+ON CONFLICT DO NOTHING;
+`
+
+// Pgbench runs script against dbURL from c clients for d and reads the
+// per-transaction log for latencies.
+func Pgbench(ctx context.Context, name, dbURL, script string, vars map[string]string, c int, d time.Duration) (Result, error) {
+	dir, err := os.MkdirTemp("", "mobility-pgbench")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, "script.sql")
+	if err := os.WriteFile(file, []byte(script), 0o600); err != nil {
+		return Result{}, err
+	}
+	args := []string{"-n", "-c", strconv.Itoa(c), "-j", strconv.Itoa(c), "-T", strconv.Itoa(int(d.Seconds())),
+		"-f", file, "-l", "--log-prefix", filepath.Join(dir, "log")}
+	for k, v := range vars {
+		args = append(args, "-D", k+"="+v)
+	}
+	args = append(args, dbURL)
+	cmd := exec.CommandContext(ctx, "pgbench", args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return Result{}, fmt.Errorf("pgbench: %w\n%s", err, out)
+	}
+	res := Result{Name: name, Elapsed: d}
+	logs, _ := filepath.Glob(filepath.Join(dir, "log*"))
+	for _, l := range logs {
+		f, err := os.Open(l)
+		if err != nil {
+			return Result{}, err
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 3 {
+				continue
+			}
+			us, err := strconv.ParseInt(fields[2], 10, 64)
+			if err != nil {
+				continue
+			}
+			res.Ops++
+			res.Latencies = append(res.Latencies, time.Duration(us)*time.Microsecond)
+		}
+		f.Close()
+	}
+	return res, nil
+}
+
+// Report prints the results as a table, with the API-to-bare ratios.
+func Report(w io.Writer, search, bareSearch, book, bareInsert Result) {
+	fmt.Fprintf(w, "\n%-34s %10s %10s %12s %8s %8s\n", "", "p50 ms", "p99 ms", "per second", "refused", "errors")
+	for _, r := range []Result{search, bareSearch, book, bareInsert} {
+		fmt.Fprintf(w, "%-34s %10.2f %10.2f %12.1f %8d %8d\n", r.Name, ms(r.Percentile(50)), ms(r.Percentile(99)), r.PerSecond(), r.Refused, r.Errors)
+	}
+	fmt.Fprintf(w, "\nsearch p99, API / bare SQL:        %.2f× (target ≤ 2×; API p99 target < 15 ms)\n",
+		ms(search.Percentile(99))/ms(bareSearch.Percentile(99)))
+	fmt.Fprintf(w, "bookings / bare occupancy inserts: %.2f (target ≥ 0.5)\n", book.PerSecond()/bareInsert.PerSecond())
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,177 @@
+package reservation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/hongqi-mobility/mobility/internal/db"
+	"github.com/hongqi-mobility/mobility/internal/pricing"
+)
+
+// jobBatch bounds how many reservations one run of a job moves.
+const jobBatch = 100
+
+// due picks reservations a job should move, locking them with SKIP LOCKED so
+// that several workers share the work without doing any twice.
+func (s *Service) due(ctx context.Context, tx *sqlx.Tx, query string, args ...any) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	if err := tx.SelectContext(ctx, &ids, query, args...); err != nil {
+		return nil, fmt.Errorf("due reservations: %w", err)
+	}
+	return ids, nil
+}
+
+// ExpireHolds lets unpaid holds go after their time: the reservation
+// expires, the car is freed and the authorisation released. It returns how
+// many expired.
+func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
+	var moved []uuid.UUID
+	defer func() { s.processAll(ctx, moved) }()
+	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		moved = nil
+		ids, err := s.due(ctx, tx, `
+			SELECT id FROM reservations WHERE status = 'pending_payment' AND hold_expires_at <= $1
+			ORDER BY hold_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`, s.o.Now(), jobBatch)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			r, err := s.get(ctx, tx, id, false)
+			if err != nil {
+				return err
+			}
+			if err := s.transition(ctx, tx, id, []Status{PendingPayment}, Expired, nil, "not paid in time", ""); err != nil {
+				return err
+			}
+			if err := s.free(ctx, tx, id, uuid.Nil); err != nil {
+				return err
+			}
+			if err := s.settle(ctx, tx, r, 0); err != nil {
+				return err
+			}
+			moved = append(moved, id)
+		}
+		return nil
+	})
+	if err != nil {
+		moved = nil
+	}
+	return len(moved), err
+}
+
+// processAll makes the Stripe calls queued for the moved reservations now;
+// what fails stays queued for the worker.
+func (s *Service) processAll(ctx context.Context, ids []uuid.UUID) {
+	for _, id := range ids {
+		s.process(ctx, id)
+	}
+}
+
+// MarkNoShows ends confirmed bookings not unlocked by start + grace: the
+// no-show fee is captured from the hold and the car freed.
+func (s *Service) MarkNoShows(ctx context.Context) (int, error) {
+	var moved []uuid.UUID
+	defer func() { s.processAll(ctx, moved) }()
+	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		moved = nil
+		ids, err := s.due(ctx, tx, `
+			SELECT id FROM reservations WHERE status = 'confirmed' AND start_at + $1::interval <= $2
+			ORDER BY start_at LIMIT $3 FOR UPDATE SKIP LOCKED`, fmt.Sprintf("%d seconds", int(s.o.Rules.Grace.Seconds())), s.o.Now(), jobBatch)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			r, err := s.get(ctx, tx, id, false)
+			if err != nil {
+				return err
+			}
+			plan, err := s.o.Plans.Version(ctx, r.PlanID, r.PlanVersion)
+			if err != nil {
+				return err
+			}
+			q, err := pricing.NoShowCharge(plan)
+			if err != nil {
+				return err
+			}
+			fee := priceOf(q)
+			lines, err := linesJSON(fee)
+			if err != nil {
+				return err
+			}
+			if err := s.transition(ctx, tx, id, []Status{Confirmed}, NoShow, nil, "not unlocked in time",
+				`, final_lines = $4, final_subtotal = $5, final_vat = $6, final_total = $7`,
+				lines, fee.Subtotal, fee.VAT, fee.Total); err != nil {
+				return err
+			}
+			if err := s.free(ctx, tx, id, uuid.Nil); err != nil {
+				return err
+			}
+			if err := s.settle(ctx, tx, r, fee.Total); err != nil {
+				return err
+			}
+			moved = append(moved, id)
+		}
+		return nil
+	})
+	if err != nil {
+		moved = nil
+	}
+	return len(moved), err
+}
+
+// FlagOverruns raises an alert for every active trip past its booked end
+// (or about to pass it) whose car is booked next within the lookahead: the
+// next resident may find no car.
+func (s *Service) FlagOverruns(ctx context.Context) (int, error) {
+	now := s.o.Now()
+	var rows []struct {
+		ID        uuid.UUID `db:"id"`
+		VehicleID uuid.UUID `db:"vehicle_id"`
+		End       time.Time `db:"end_at"`
+		NextStart time.Time `db:"next_start"`
+	}
+	// Active trips ending within the lookahead (or already late), each with
+	// the next live booking of the same car, if it starts soon after.
+	const q = `
+		SELECT r.id, r.vehicle_id, r.end_at, lower(nx.period) AS next_start
+		FROM reservations r
+		JOIN LATERAL (
+			SELECT o.period FROM occupancy o
+			WHERE o.vehicle_id = r.vehicle_id AND o.live AND o.kind = 'reservation'
+			  AND o.reservation_id <> r.id AND lower(o.period) >= r.start_at
+			ORDER BY lower(o.period) LIMIT 1) nx ON true
+		WHERE r.status = 'active' AND r.end_at <= $1::timestamptz + $2::interval
+		  AND lower(nx.period) <= GREATEST(r.end_at, $1::timestamptz) + $2::interval`
+	look := fmt.Sprintf("%d seconds", int(s.o.Rules.OverrunLookahead.Seconds()))
+	if err := s.db.SelectContext(ctx, &rows, q, now, look); err != nil {
+		return 0, fmt.Errorf("find overruns: %w", err)
+	}
+	for _, r := range rows {
+		detail := fmt.Sprintf("trip due back at %s is still active; the car's next booking starts at %s",
+			r.End.In(s.o.Location).Format("01-02 15:04"), r.NextStart.In(s.o.Location).Format("01-02 15:04"))
+		if err := s.alert(ctx, s.db, "overrun", r.VehicleID, r.ID, detail); err != nil {
+			return 0, err
+		}
+	}
+	return len(rows), nil
+}
+
+// RunJobs runs every lifecycle job once; the worker calls it periodically.
+func (s *Service) RunJobs(ctx context.Context) error {
+	var errs []error
+	if _, err := s.ExpireHolds(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := s.MarkNoShows(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := s.FlagOverruns(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
