@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := .bin
 
-.PHONY: run build test vet fmt-check lint-spec test-go clean
+.PHONY: run build test vet fmt-check lint-spec test-go bench clean
 
 ## run: serve the API with the demo data on http://localhost:8080 (docs at /docs)
 run: build
@@ -34,6 +34,11 @@ lint-spec: tools/lint/node_modules/.bin/spectral
 
 test-go:
 	$(GO) test -race -count=1 ./...
+
+## bench: Go benchmarks, then the load tool (10k cars, 1M reservations; API and bare SQL side by side)
+bench: build
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=2s ./internal/pricing/ ./internal/fleet/
+	$(BIN)/mobility loadtest $(LOADTEST_FLAGS)
 
 clean:
 	rm -rf $(BIN)

@@ -23,6 +23,9 @@ commands:
   seed                      load the Hongqi Town demo data (idempotent)
   users create --email E --role R [--role R2] [--name N] [--phone P] --password-stdin
                             create an account (e.g. the first admin); the password is read from stdin
+  loadtest [--vehicles N] [--reservations M] [--concurrency C] [--duration D]
+                            seed a large town in its own database and measure search and booking,
+                            through the API and as bare SQL (pgbench), side by side
   help                      show this text
 
 Configuration comes from environment variables; see README.md.
@@ -64,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "seed":
 		return cmdSeed(ctx, rest, getenv, stdout, stderr)
+	case "loadtest":
+		return cmdLoadtest(ctx, rest, getenv, stdout, stderr)
 	case "users":
 		return cmdUsers(ctx, rest, getenv, stdin, stdout, stderr)
 	case "help", "-h", "--help":

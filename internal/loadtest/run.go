@@ -147,12 +147,12 @@ func Book(base string, tokens []string, cars []uuid.UUID, c int, d time.Duration
 	})
 }
 
-// searchScript is the search SQL for pgbench: the statement the API runs,
+// SearchScript is the search SQL for pgbench: the statement the API runs,
 // with pgbench variables for its parameters.
-func searchScript() string {
+func SearchScript() string {
 	q := fleet.AvailabilitySQL
 	repl := []struct{ from, to string }{
-		{"$14", "20"}, {"$13", "NULL::uuid"}, {"$12", "NULL::float8"},
+		{"$14::int", "20"}, {"$14", "20"}, {"$13", "NULL::uuid"}, {"$12", "NULL::float8"},
 		{"$11::timestamptz", "(date_trunc('hour', now()) + make_interval(hours => 24 + :h + 2))"},
 		{"$10::timestamptz", "(date_trunc('hour', now()) + make_interval(hours => 24 + :h))"},
 		{"$9", "0"}, {"$8", strconv.Itoa(fleet.MinBatteryPct)}, {"$7::uuid", "NULL::uuid"}, {"$7", "NULL::uuid"},
@@ -167,9 +167,9 @@ func searchScript() string {
 		strings.Join(strings.Fields(q), " "))
 }
 
-// insertScript is the bare occupancy insert a booking makes, for pgbench:
+// InsertScript is the bare occupancy insert a booking makes, for pgbench:
 // a random car (from a numbered copy of the load cars) and window.
-const insertScript = `\set n random(1, :cars)
+const InsertScript = `\set n random(1, :cars)
 \set h random(0, 191)
 INSERT INTO occupancy (id, vehicle_id, kind, period, held, buffer_minutes, reason)
 SELECT gen_random_uuid(), c.id, 'block',

@@ -31,9 +31,9 @@ func SeedCars(ctx context.Context, d *sqlx.DB, n int) (int, error) {
 		       (SELECT id FROM m WHERE k = g % m.n LIMIT 1),
 		       (SELECT id FROM z WHERE k = g % z.n LIMIT 1),
 		       'available', sha256(('load-' || g)::bytea),
-		       $2 + random() * ($3 - $2), $4 + random() * ($5 - $4),
+		       $2::float8 + random() * ($3::float8 - $2::float8), $4::float8 + random() * ($5::float8 - $4::float8),
 		       60 + (g % 40), 1000 + g % 5000, now()
-		FROM generate_series(1, $1) g, (SELECT n FROM m LIMIT 1) m, (SELECT n FROM z LIMIT 1) z`
+		FROM generate_series(1, $1::int) g, (SELECT n FROM m LIMIT 1) m, (SELECT n FROM z LIMIT 1) z`
 	if _, err := d.ExecContext(ctx, q, n, Town.MinLat, Town.MaxLat, Town.MinLng, Town.MaxLng); err != nil {
 		return 0, fmt.Errorf("seed cars: %w", err)
 	}
@@ -44,7 +44,9 @@ func SeedCars(ctx context.Context, d *sqlx.DB, n int) (int, error) {
 
 // SeedReservations gives the load cars perCar bookings each, half past
 // (completed, released) and half ahead (confirmed, holding the car): 2-hour
-// trips every 8 hours around now, in one statement per table.
+// trips every 8 hours around now, each car at its own offset within the
+// 8 hours, so that at any hour about half the fleet is free (cars in
+// lockstep would make some windows find none), in one statement per table.
 func SeedReservations(ctx context.Context, d *sqlx.DB, perCar int) (int, error) {
 	var plan struct {
 		ID      string `db:"id"`
@@ -72,7 +74,7 @@ func SeedReservations(ctx context.Context, d *sqlx.DB, perCar int) (int, error) 
 		       CASE WHEN s.status = 'completed' THEN 11300 END
 		FROM vehicles v
 		CROSS JOIN LATERAL (
-			SELECT $4::timestamptz + make_interval(hours => j * 8 + (abs(hashtext(v.id::text)) % 5)) AS start_at,
+			SELECT $4::timestamptz + make_interval(hours => j * 8, mins => abs(hashtext(v.id::text)) % 360) AS start_at,
 			       CASE WHEN j < $5 / 2 THEN 'completed' ELSE 'confirmed' END AS status
 			FROM generate_series(0, $5 - 1) j) s
 		WHERE v.vin LIKE 'LT%'`
