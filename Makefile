@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := .bin
 
-.PHONY: run build test vet fmt-check lint-spec test-go bench clean
+.PHONY: run build test vet fmt-check lint-spec test-go test-e2e bench clean
 
 ## run: serve the API with the demo data on http://localhost:8080 (docs at /docs)
 run: build
@@ -34,6 +34,10 @@ lint-spec: tools/lint/node_modules/.bin/spectral
 
 test-go:
 	$(GO) test -race -count=1 ./...
+
+## test-e2e: the mobile mock's resident journey in headless Chromium against a real server, PostgreSQL and stripe-mock
+test-e2e:
+	./mobile-mock/e2e/run.sh
 
 ## bench: Go benchmarks, then the load tool (10k cars, 1M reservations; API and bare SQL side by side)
 bench: build

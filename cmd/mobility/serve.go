@@ -126,7 +126,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	e.log.Info("serving", "addr", ln.Addr().String(), "api", e.cfg.PublicURL+"/v1",
 		"docs", e.cfg.PublicURL+"/docs", "app", e.cfg.PublicURL+"/app", "stripe", e.cfg.StripeMode)
-	fmt.Fprintf(stdout, "Hongqi Mobility is serving on %s (docs %s/docs)\n", e.cfg.PublicURL, e.cfg.PublicURL)
+	fmt.Fprintf(stdout, "Hongqi Mobility is serving on %s (docs %s/docs, residents' app %s/app)\n", e.cfg.PublicURL, e.cfg.PublicURL, e.cfg.PublicURL)
 
 	select {
 	case err := <-served:

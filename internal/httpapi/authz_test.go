@@ -34,6 +34,10 @@ var matrix = map[string]int{
 	"getOpenAPI":    everyone,
 	"getDocs":       everyone,
 	"getDocsScript": everyone,
+	// the mobile mock (mobile-mock/), public like the docs
+	"getApp":           everyone,
+	"getAppAsset":      everyone,
+	"getAppModelImage": everyone,
 	// auth
 	"register":      everyone,
 	"login":         everyone,

@@ -86,6 +86,7 @@ type tripJSON struct {
 	EndZoneID      *uuid.UUID `json:"end_zone_id"`
 	OutOfZone      *bool      `json:"out_of_zone"`
 	ElapsedMinutes int64      `json:"elapsed_minutes"`
+	RunningPrice   *priceJSON `json:"running_price"`
 }
 
 type cancellationJSON struct {
@@ -141,6 +142,14 @@ func (v *reservationView) render(r reservation.Reservation, pay *payment.Payment
 	if r.Final != nil {
 		f := toPriceJSON(*r.Final)
 		out.Final = &f
+	}
+	if r.Status == reservation.Active {
+		rp, err := v.s.reservations.RunningPrice(v.ctx, r)
+		if err != nil {
+			return reservationJSON{}, err
+		}
+		p := toPriceJSON(rp)
+		out.Trip.RunningPrice = &p
 	}
 	if pay == nil && r.PaymentID != nil {
 		if p, err := v.s.payments.Get(v.ctx, *r.PaymentID); err == nil {

@@ -75,8 +75,9 @@ type resOut struct {
 		ClientSecret     *string `json:"client_secret"`
 	}
 	Trip struct {
-		StartOdometer *float64 `json:"start_odometer_km"`
-		OutOfZone     *bool    `json:"out_of_zone"`
+		StartOdometer *float64               `json:"start_odometer_km"`
+		OutOfZone     *bool                  `json:"out_of_zone"`
+		RunningPrice  *struct{ Total int64 } `json:"running_price"`
 	}
 	Cancellation *struct {
 		FreeUntil time.Time             `json:"free_until"`
@@ -122,6 +123,10 @@ func TestBookUnlockReturn(t *testing.T) {
 	h.cl.As(s.AccessToken).Post("/v1/reservations/"+r.ID+"/start", nil).Expect(200).JSON(&r)
 	if r.Status != "active" || r.Trip.StartOdometer == nil || *r.Trip.StartOdometer != 1000 {
 		t.Fatalf("after unlock: %+v", r)
+	}
+	// Just unlocked: the running price is the booked time, the quote.
+	if r.Trip.RunningPrice == nil || r.Trip.RunningPrice.Total != r.Quote.Total {
+		t.Errorf("running price %+v, want the quote %d", r.Trip.RunningPrice, r.Quote.Total)
 	}
 	var cmds int
 	if err := h.db.Get(&cmds, `SELECT count(*) FROM vehicle_commands WHERE reservation_id = $1 AND command = 'unlock'`, r.ID); err != nil || cmds != 1 {

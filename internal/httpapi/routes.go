@@ -115,6 +115,10 @@ func (s *server) routes(app *fiber.App) {
 	app.Get("/openapi.yaml", s.spec)
 	app.Get("/docs", s.docs)
 	app.Get("/docs/redoc.standalone.js", s.redocJS)
+	// The residents' app stand-in (mobile-mock/), embedded in the binary.
+	app.Get("/app", s.appPage)
+	app.Get("/app/:asset", s.appAsset)
+	app.Get("/app/img/models/:image", s.appModelImage)
 
 	v1 := app.Group("/v1", noStore)
 

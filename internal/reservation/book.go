@@ -230,12 +230,15 @@ func (s *Service) Book(ctx context.Context, userID uuid.UUID, r BookRequest) (Bo
 	}
 	// Make the PaymentIntent now, so the app gets its client secret (or the
 	// off-session confirmation) in this answer; the outbox retries if not.
-	if p, err := s.o.Payments.Process(ctx, pay.ID); err == nil {
+	p, err := s.o.Payments.Process(ctx, pay.ID)
+	switch {
+	case err == nil:
 		pay = p
-	} else if !apperr.Is(err, apperr.KindPaymentFailed) {
+	case apperr.Is(err, apperr.KindPaymentFailed):
+		// Declined: the payment's failure has already let the car go.
+		return Booking{}, err
+	default:
 		s.o.Log.WarnContext(ctx, "booking: payment deferred to the worker", "reservation_id", id, "err", err)
-	} else {
-		pay, _ = s.o.Payments.Get(ctx, pay.ID)
 	}
 	res, err := s.get(ctx, s.db, id, false)
 	if err != nil {

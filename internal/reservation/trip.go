@@ -218,3 +218,31 @@ func Elapsed(r Reservation, now time.Time) time.Duration {
 	}
 	return end.Sub(*r.Trip.StartedAt)
 }
+
+// RunningPrice is what an active trip would cost if it ended now at a
+// zone that takes the car: booked time at least, lateness, and the km
+// driven so far by the car's telemetry. Return fees (zone, battery) are
+// decided at the end.
+func (s *Service) RunningPrice(ctx context.Context, r Reservation) (Price, error) {
+	if r.Status != Active {
+		return Price{}, invalidState(r.Status, r.Status)
+	}
+	car, err := s.o.Fleet.Vehicle(ctx, r.VehicleID)
+	if err != nil {
+		return Price{}, err
+	}
+	km := int64(0)
+	if car.Latest.OdometerKm != nil && r.Trip.StartOdometer != nil {
+		km = int64(math.Ceil(max(*car.Latest.OdometerKm-*r.Trip.StartOdometer, 0)))
+	}
+	plan, err := s.o.Plans.Version(ctx, r.PlanID, r.PlanVersion)
+	if err != nil {
+		return Price{}, err
+	}
+	q, err := pricing.FinalPrice(plan, pricing.FinalInput{BookedStart: r.Start, BookedEnd: r.End, ActualEnd: s.o.Now(),
+		Loc: s.o.Location, Km: km, EndBatteryPct: 100})
+	if err != nil {
+		return Price{}, err
+	}
+	return priceOf(q), nil
+}
