@@ -12,8 +12,7 @@ run: build
 ## build: the service binary and the pinned stripe-mock into .bin/
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/mobility ./cmd/mobility
-	$(GO) build -o $(BIN)/stripe-mock github.com/stripe/stripe-mock
+	$(GO) build -o $(BIN)/ ./cmd/mobility github.com/stripe/stripe-mock
 
 ## test: formatting, vet, the spec lint and every test with -race
 test: fmt-check vet lint-spec test-go
