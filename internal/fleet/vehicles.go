@@ -352,11 +352,7 @@ func (s *Service) Vehicles(ctx context.Context, f VehicleFilter, p page.Request)
 		st := string(*f.Status)
 		status = &st
 	}
-	var after *time.Time
-	afterID := uuid.Nil
-	if p.After != nil {
-		after, afterID = &p.After.At, p.After.ID
-	}
+	after, afterID := p.Bounds()
 	var rows []vehicleRow
 	if err := s.db.SelectContext(ctx, &rows, q, f.ZoneID, status, f.ModelID, f.BatteryBelow, after, afterID, p.Limit); err != nil {
 		return nil, nil, fmt.Errorf("list vehicles: %w", err)

@@ -246,11 +246,7 @@ func (s store) listUsers(ctx context.Context, f UserFilter, p page.Request) ([]u
 		st := string(*f.LicenceStatus)
 		status = &st
 	}
-	var after *time.Time
-	afterID := uuid.Nil
-	if p.After != nil {
-		after, afterID = &p.After.At, p.After.ID
-	}
+	after, afterID := p.Bounds()
 	var rows []userRow
 	if err := s.db.SelectContext(ctx, &rows, q, role, escapeLike(f.EmailPrefix), status, after, afterID, p.Limit); err != nil {
 		return nil, fmt.Errorf("list users: %w", err)

@@ -91,3 +91,13 @@ func Next[T any](items []T, limit int, pos func(T) (time.Time, uuid.UUID)) *stri
 	s := Cursor{At: at, ID: id}.Encode()
 	return &s
 }
+
+// Bounds returns the cursor as query arguments — the time and id to start
+// after — or NULL and the nil id on the first page.
+func (r Request) Bounds() (*time.Time, uuid.UUID) {
+	if r.After == nil {
+		return nil, uuid.Nil
+	}
+	at := r.After.At
+	return &at, r.After.ID
+}

@@ -37,3 +37,14 @@ func TestNextOnlyForFullPages(t *testing.T) {
 		t.Error("full page has no next cursor")
 	}
 }
+
+func TestBounds(t *testing.T) {
+	if at, id := (Request{Limit: 5}).Bounds(); at != nil || id != uuid.Nil {
+		t.Errorf("first page bounds %v %v", at, id)
+	}
+	c := Cursor{At: time.Unix(100, 0).UTC(), ID: uuid.New()}
+	at, id := Request{Limit: 5, After: &c}.Bounds()
+	if at == nil || !at.Equal(c.At) || id != c.ID {
+		t.Errorf("bounds %v %v, want %v %v", at, id, c.At, c.ID)
+	}
+}

@@ -254,11 +254,7 @@ func (s store) list(ctx context.Context, f Filter, p page.Request) ([]Payment, e
 		st := string(*f.Status)
 		status = &st
 	}
-	var after *time.Time
-	afterID := uuid.Nil
-	if p.After != nil {
-		after, afterID = &p.After.At, p.After.ID
-	}
+	after, afterID := p.Bounds()
 	var rows []paymentRow
 	if err := s.db.SelectContext(ctx, &rows, q, f.UserID, status, f.PurposeKind, f.PurposeID, after, afterID, p.Limit); err != nil {
 		return nil, fmt.Errorf("list payments: %w", err)

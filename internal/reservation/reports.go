@@ -114,11 +114,7 @@ func (s *Service) Reports(ctx context.Context, all bool, p page.Request) ([]Repo
 		WHERE ($1 OR resolved_at IS NULL)
 		  AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
 		ORDER BY created_at, id LIMIT $4`
-	var after *time.Time
-	afterID := uuid.Nil
-	if p.After != nil {
-		after, afterID = &p.After.At, p.After.ID
-	}
+	after, afterID := p.Bounds()
 	var out []Report
 	if err := s.db.SelectContext(ctx, &out, q, all, after, afterID, p.Limit); err != nil {
 		return nil, nil, fmt.Errorf("reports: %w", err)

@@ -171,11 +171,7 @@ func (s *Service) List(ctx context.Context, f Filter, p page.Request) ([]Reserva
 	for _, st := range f.Statuses {
 		statuses = append(statuses, string(st))
 	}
-	var after *time.Time
-	afterID := uuid.Nil
-	if p.After != nil {
-		after, afterID = &p.After.At, p.After.ID
-	}
+	after, afterID := p.Bounds()
 	var rows []row
 	if err := s.db.SelectContext(ctx, &rows, q, f.UserID, f.VehicleID, statuses, after, afterID, p.Limit); err != nil {
 		return nil, nil, fmt.Errorf("list reservations: %w", err)
