@@ -41,6 +41,7 @@ test-e2e:
 ## bench: Go benchmarks, then the load tool (10k cars, 1M reservations; API and bare SQL side by side)
 bench: build
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=2s ./internal/pricing/ ./internal/fleet/
+	$(GO) test -run='^$$' -bench=BenchmarkReconcile100k -benchtime=1x ./internal/ledger/
 	$(BIN)/mobility loadtest $(LOADTEST_FLAGS)
 
 clean:

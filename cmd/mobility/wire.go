@@ -7,6 +7,7 @@ import (
 	"github.com/hongqi-mobility/mobility/internal/fleet"
 	"github.com/hongqi-mobility/mobility/internal/httpapi"
 	"github.com/hongqi-mobility/mobility/internal/identity"
+	"github.com/hongqi-mobility/mobility/internal/ledger"
 	"github.com/hongqi-mobility/mobility/internal/payment"
 	"github.com/hongqi-mobility/mobility/internal/pricing/plans"
 	"github.com/hongqi-mobility/mobility/internal/reservation"
@@ -22,6 +23,7 @@ type services struct {
 	plans        *plans.Service
 	pay          payments
 	reservations *reservation.Service
+	ledger       *ledger.Service
 }
 
 func wire(e *env, qopts worker.Options, rules reservation.Rules) services {
@@ -35,6 +37,8 @@ func wire(e *env, qopts worker.Options, rules reservation.Rules) services {
 	// A payment's status moves confirm or expire its booking in the same
 	// transaction.
 	s.pay.svc.OnStatusChange(s.reservations.PaymentUpdated)
+	// Every money event is booked in the ledger in the same transaction.
+	s.ledger = newLedger(e, s.stripe, s.pay.svc)
 	return s
 }
 
@@ -43,7 +47,7 @@ func (s services) api(e *env) *httpapi.Deps {
 	return &httpapi.Deps{
 		Log: e.log, DB: e.db, Config: e.cfg, StripeMode: s.stripe.Mode, StripeBase: s.stripe.Base,
 		Identity: s.identity, Fleet: s.fleet, Plans: s.plans, Payments: s.pay.svc, Idempotency: s.pay.idem,
-		Reservations: s.reservations,
+		Reservations: s.reservations, Ledger: s.ledger,
 	}
 }
 

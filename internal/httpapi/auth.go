@@ -22,11 +22,6 @@ var (
 	financeTeam = []identity.Role{identity.RoleFinance, identity.RoleAdmin}
 )
 
-var (
-	_ = residents   // used by routes of later capabilities
-	_ = financeTeam // used by routes of later capabilities
-)
-
 // allow is the one guard of the API: it authenticates the bearer token and
 // lets the request through only when the user holds one of roles.
 func (s *server) allow(roles ...identity.Role) fiber.Handler {

@@ -104,6 +104,21 @@ var matrix = map[string]int{
 	"getPayment":              signedIn,
 	"createRefund":            ops | fin | adm,
 	"receiveStripeWebhook":    everyone, // no token: the signature is checked (400 without it)
+	// finance
+	"listLedgerAccounts":                 fin | adm,
+	"getAccountBalance":                  fin | adm,
+	"getTrialBalance":                    fin | adm,
+	"listJournalEntries":                 fin | adm,
+	"createReconciliation":               fin | adm,
+	"listReconciliations":                fin | adm,
+	"getReconciliation":                  fin | adm,
+	"listReconciliationItems":            fin | adm,
+	"getRevenueReport":                   fin | adm,
+	"getFeesReport":                      fin | adm,
+	"getRefundsReport":                   fin | adm,
+	"getVatReport":                       fin | adm,
+	"getOutstandingAuthorizationsReport": fin | adm,
+	"getFailedCapturesReport":            fin | adm,
 }
 
 var principals = []struct {

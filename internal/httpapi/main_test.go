@@ -15,6 +15,7 @@ import (
 	"github.com/hongqi-mobility/mobility/internal/fleet"
 	"github.com/hongqi-mobility/mobility/internal/httpapi"
 	"github.com/hongqi-mobility/mobility/internal/identity"
+	"github.com/hongqi-mobility/mobility/internal/ledger"
 	"github.com/hongqi-mobility/mobility/internal/pricing/plans"
 	"github.com/hongqi-mobility/mobility/internal/reservation"
 	"github.com/hongqi-mobility/mobility/internal/testenv"
@@ -34,6 +35,7 @@ type harness struct {
 	plans *plans.Service
 	pay   paymentParts
 	res   *reservation.Service
+	led   *ledger.Service
 	// instance makes another server on the same database, as a second
 	// process would be.
 	instance func(t *testing.T) *harness
@@ -74,6 +76,7 @@ func buildHarness(t *testing.T, cfg config.Config, d *sqlx.DB, opts ...harnessOp
 	res := reservation.NewService(d, reservation.Options{Identity: ident, Fleet: fl, Plans: pl, Payments: pay.svc,
 		Location: cfg.Location, Now: iopts.Now, Log: log})
 	pay.svc.OnStatusChange(res.PaymentUpdated)
+	led := newLedger(t, d, cfg, pay.svc, iopts.Now)
 	app = httpapi.New(httpapi.Deps{
 		Log:          log,
 		DB:           d,
@@ -86,9 +89,11 @@ func buildHarness(t *testing.T, cfg config.Config, d *sqlx.DB, opts ...harnessOp
 		Payments:     pay.svc,
 		Idempotency:  pay.idem,
 		Reservations: res,
+		Ledger:       led,
 	})
 	send := func(r *http.Request) (*http.Response, error) { return app.Test(r, -1) }
-	h := &harness{app: app, cl: testenv.NewClient(t, send), db: d, cfg: cfg, ident: ident, fleet: fl, plans: pl, pay: pay, res: res}
+	h := &harness{app: app, cl: testenv.NewClient(t, send), db: d, cfg: cfg, ident: ident, fleet: fl, plans: pl, pay: pay, res: res,
+		led: led}
 	h.instance = func(t *testing.T) *harness { return buildHarness(t, cfg, d, opts...) }
 	return h
 }

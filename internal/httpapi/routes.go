@@ -16,6 +16,7 @@ import (
 	"github.com/hongqi-mobility/mobility/internal/fleet"
 	"github.com/hongqi-mobility/mobility/internal/idempotency"
 	"github.com/hongqi-mobility/mobility/internal/identity"
+	"github.com/hongqi-mobility/mobility/internal/ledger"
 	"github.com/hongqi-mobility/mobility/internal/payment"
 	"github.com/hongqi-mobility/mobility/internal/pricing/plans"
 	"github.com/hongqi-mobility/mobility/internal/reservation"
@@ -36,6 +37,8 @@ type Deps struct {
 	Payments     *payment.Service
 	// Idempotency stores the answers to requests sent with an Idempotency-Key.
 	Idempotency *idempotency.Store
+	// Ledger is the journal, reconciliation against Stripe and finance's reports.
+	Ledger *ledger.Service
 }
 
 // server carries the dependencies of the handlers.
@@ -52,6 +55,7 @@ type server struct {
 	reservations *reservation.Service
 	payments     *payment.Service
 	idem         *idempotency.Store
+	ledger       *ledger.Service
 }
 
 // New builds the Fiber app with every route and middleware.
@@ -69,6 +73,7 @@ func New(d Deps) *fiber.App {
 		reservations: d.Reservations,
 		payments:     d.Payments,
 		idem:         d.Idempotency,
+		ledger:       d.Ledger,
 	}
 	app := fiber.New(fiber.Config{
 		AppName:               "hongqi-mobility",
@@ -196,4 +201,21 @@ func (s *server) routes(app *fiber.App) {
 	v1.Get("/payments/:id", s.allow(anyUser...), s.getPayment)
 	v1.Post("/payments/:id/refunds", s.allow(moneyStaff...), s.idempotent(true), s.createRefund)
 	v1.Post("/webhooks/stripe", s.stripeWebhook)
+
+	// Finance: the journal and balances, reconciliation against Stripe, and
+	// reports (JSON, or CSV with Accept: text/csv); finance and admins only.
+	v1.Get("/finance/accounts", s.allow(financeTeam...), s.listAccounts)
+	v1.Get("/finance/accounts/:code/balance", s.allow(financeTeam...), s.accountBalance)
+	v1.Get("/finance/trial-balance", s.allow(financeTeam...), s.trialBalance)
+	v1.Get("/finance/journal", s.allow(financeTeam...), s.listJournal)
+	v1.Post("/finance/reconciliations", s.allow(financeTeam...), s.idempotent(false), s.createReconciliation)
+	v1.Get("/finance/reconciliations", s.allow(financeTeam...), s.listReconciliations)
+	v1.Get("/finance/reconciliations/:id", s.allow(financeTeam...), s.getReconciliation)
+	v1.Get("/finance/reconciliations/:id/items", s.allow(financeTeam...), s.listReconciliationItems)
+	v1.Get("/finance/reports/revenue", s.allow(financeTeam...), s.report(ledger.ReportRevenue))
+	v1.Get("/finance/reports/fees", s.allow(financeTeam...), s.report(ledger.ReportFees))
+	v1.Get("/finance/reports/refunds", s.allow(financeTeam...), s.report(ledger.ReportRefunds))
+	v1.Get("/finance/reports/vat", s.allow(financeTeam...), s.report(ledger.ReportVAT))
+	v1.Get("/finance/reports/outstanding-authorizations", s.allow(financeTeam...), s.report(ledger.ReportOutstandingAuthorizations))
+	v1.Get("/finance/reports/failed-captures", s.allow(financeTeam...), s.report(ledger.ReportFailedCaptures))
 }

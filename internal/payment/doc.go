@@ -27,6 +27,10 @@
 //	RefundTx / Refund(RefundRequest{PaymentID, Amount, Reason, Note, IdempotencyKey, By})
 //	Process(paymentID)                          after committing a Tx form: make its Stripe calls now
 //	OnStatusChange(func(ctx, tx, Payment) error) told of every status move, in its transaction
+//	OnMoneyMoved(func(ctx, tx, Movement) error)  told of every money movement (captured, refunded,
+//	    refund_reversed, disputed), in its transaction: the ledger books them
+//	(*Stripe).BalanceTransactions(ctx, from, to, fn)
+//	    Stripe's balance transactions of a period, auto-paginated, for reconciliation
 //	Get, History, Refunds, List                 reading
 //
 // A caller that uses a Tx form calls Process after its commit when it wants

@@ -162,6 +162,10 @@ func (s *Service) RefundTx(ctx context.Context, tx *sqlx.Tx, r RefundRequest) (R
 	if err := s.note(ctx, tx, p, "refund_requested", &amount, string(r.Reason)+" "+ref.ID.String()); err != nil {
 		return Refund{}, err
 	}
+	if err := s.moneyMoved(ctx, tx, Movement{Kind: MovementRefunded, PaymentID: p.ID, RefundID: ref.ID,
+		Amount: r.Amount, Currency: p.Currency, Ref: "refund:" + ref.ID.String()}); err != nil {
+		return Refund{}, err
+	}
 	if _, err := s.outbox.Enqueue(ctx, tx, jobRefund, refundKey(ref.ID), jobPayload{PaymentID: p.ID, RefundID: ref.ID}); err != nil {
 		return Refund{}, err
 	}
@@ -270,6 +274,10 @@ func (s *Service) settleRefund(ctx context.Context, tx *sqlx.Tx, refundID uuid.U
 	if status == RefundFailed || status == RefundCanceled {
 		p.AmountRefunded = max(0, p.AmountRefunded-ref.Amount)
 		if err := s.store.updatePayment(ctx, tx, p); err != nil {
+			return Payment{}, err
+		}
+		if err := s.moneyMoved(ctx, tx, Movement{Kind: MovementRefundReversed, PaymentID: p.ID, RefundID: ref.ID,
+			Amount: ref.Amount, Currency: p.Currency, Ref: "refund_reversed:" + ref.ID.String()}); err != nil {
 			return Payment{}, err
 		}
 	}

@@ -47,8 +47,9 @@ type Service struct {
 	store  store
 	opts   Options
 
-	mu        sync.RWMutex
-	listeners []StatusListener
+	mu             sync.RWMutex
+	listeners      []StatusListener
+	moneyListeners []MoneyListener
 }
 
 // StatusListener is told that a payment's status moved, inside the
@@ -194,6 +195,9 @@ func (s *Service) observe(ctx context.Context, tx *sqlx.Tx, p Payment, o observa
 		if err := s.statusMoved(ctx, tx, next); err != nil {
 			return p, err
 		}
+	}
+	if err := s.observedMovements(ctx, tx, p, next, o, moved); err != nil {
+		return p, err
 	}
 	return next, nil
 }

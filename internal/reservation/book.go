@@ -179,7 +179,42 @@ func (s *Service) Book(ctx context.Context, userID uuid.UUID, r BookRequest) (Bo
 	now := s.o.Now().UTC().Truncate(time.Microsecond)
 	quote := priceOf(q)
 	var pay payment.Payment
-	err = db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+	// Two bookings inserting overlapping holdings at the same instant can
+	// deadlock inside the exclusion constraint's check; PostgreSQL aborts
+	// one, and a retry then sees the winner and is told the car is taken.
+	for attempt := 1; ; attempt++ {
+		err = s.book(ctx, id, userID, v, r, rules, q, planID, quote, offSession, now, &pay)
+		if attempt == 3 || !apperr.HasCode(err, "concurrent_update") {
+			break
+		}
+	}
+	if err != nil {
+		return Booking{}, err
+	}
+	// Make the PaymentIntent now, so the app gets its client secret (or the
+	// off-session confirmation) in this answer; the outbox retries if not.
+	p, err := s.o.Payments.Process(ctx, pay.ID)
+	switch {
+	case err == nil:
+		pay = p
+	case apperr.Is(err, apperr.KindPaymentFailed):
+		// Declined: the payment's failure has already let the car go.
+		return Booking{}, err
+	default:
+		s.o.Log.WarnContext(ctx, "booking: payment deferred to the worker", "reservation_id", id, "err", err)
+	}
+	res, err := s.get(ctx, s.db, id, false)
+	if err != nil {
+		return Booking{}, err
+	}
+	return Booking{Reservation: res, Payment: pay}, nil
+}
+
+// book writes the reservation, holds the car and records the authorisation
+// in one transaction.
+func (s *Service) book(ctx context.Context, id, userID uuid.UUID, v fleet.Vehicle, r BookRequest, rules Rules,
+	q pricing.Quote, planID uuid.UUID, quote Price, offSession bool, now time.Time, pay *payment.Payment) error {
+	return db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		// Serialise one resident's bookings so the upcoming limit holds.
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('reservation.user:' || $1::text))`, userID); err != nil {
 			return fmt.Errorf("lock resident: %w", err)
@@ -210,7 +245,7 @@ func (s *Service) Book(ctx context.Context, userID uuid.UUID, r BookRequest) (Bo
 			End: r.End, ReservationID: &id, By: userID, ConflictCode: "vehicle_unavailable"}); err != nil {
 			return err
 		}
-		pay, err = s.o.Payments.AuthorizeTx(ctx, tx, payment.AuthorizeRequest{
+		*pay, err = s.o.Payments.AuthorizeTx(ctx, tx, payment.AuthorizeRequest{
 			Purpose: payment.Purpose{Kind: PaymentPurpose, ID: id}, UserID: userID, Amount: q.Total, Currency: q.Currency,
 			Description: fmt.Sprintf("Hongqi Mobility booking %s, %s", v.Plate, r.Start.In(s.o.Location).Format("2006-01-02 15:04")),
 			OffSession:  offSession,
@@ -225,24 +260,4 @@ func (s *Service) Book(ctx context.Context, userID uuid.UUID, r BookRequest) (Bo
 		_, err = tx.ExecContext(ctx, ev, id, userID)
 		return err
 	})
-	if err != nil {
-		return Booking{}, err
-	}
-	// Make the PaymentIntent now, so the app gets its client secret (or the
-	// off-session confirmation) in this answer; the outbox retries if not.
-	p, err := s.o.Payments.Process(ctx, pay.ID)
-	switch {
-	case err == nil:
-		pay = p
-	case apperr.Is(err, apperr.KindPaymentFailed):
-		// Declined: the payment's failure has already let the car go.
-		return Booking{}, err
-	default:
-		s.o.Log.WarnContext(ctx, "booking: payment deferred to the worker", "reservation_id", id, "err", err)
-	}
-	res, err := s.get(ctx, s.db, id, false)
-	if err != nil {
-		return Booking{}, err
-	}
-	return Booking{Reservation: res, Payment: pay}, nil
 }
