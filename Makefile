@@ -6,7 +6,9 @@ BIN   := .bin
 .PHONY: run build test vet fmt-check lint-spec test-go test-e2e bench clean
 
 ## run: serve the API with the demo data on http://localhost:8080 (docs at /docs)
-run: build
+run:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/mobility ./cmd/mobility
 	./scripts/dev-run
 
 ## build: the service binary and the pinned stripe-mock into .bin/
