@@ -52,10 +52,7 @@ func (s *server) listAccounts(c *fiber.Ctx) error {
 	}
 	out := struct {
 		Items []accountJSON `json:"items"`
-	}{Items: make([]accountJSON, len(as))}
-	for i, a := range as {
-		out.Items[i] = toAccountJSON(a)
-	}
+	}{Items: each(as, toAccountJSON)}
 	return c.JSON(out)
 }
 
@@ -205,10 +202,7 @@ func (s *server) listJournal(c *fiber.Ctx) error {
 	out := struct {
 		Items      []entryJSON `json:"items"`
 		NextCursor *string     `json:"next_cursor"`
-	}{Items: make([]entryJSON, len(items)), NextCursor: next}
-	for i, e := range items {
-		out.Items[i] = toEntryJSON(e)
-	}
+	}{Items: each(items, toEntryJSON), NextCursor: next}
 	return c.JSON(out)
 }
 

@@ -83,10 +83,7 @@ func (s *server) listZones(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]zoneJSON, len(zones))
-	for i, z := range zones {
-		out[i] = toZoneJSON(z)
-	}
+	out := each(zones, toZoneJSON)
 	return c.JSON(fiber.Map{"items": out})
 }
 
@@ -187,10 +184,7 @@ func (s *server) listModels(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]modelJSON, len(models))
-	for i, m := range models {
-		out[i] = toModelJSON(m)
-	}
+	out := each(models, toModelJSON)
 	return c.JSON(fiber.Map{"items": out})
 }
 
@@ -314,10 +308,7 @@ func (s *server) listVehicles(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]vehicleJSON, len(vs))
-	for i, v := range vs {
-		out[i] = toVehicleJSON(v)
-	}
+	out := each(vs, toVehicleJSON)
 	return c.JSON(fiber.Map{"items": out, "next_cursor": next})
 }
 

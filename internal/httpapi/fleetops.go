@@ -95,10 +95,7 @@ func (s *server) vehicleSchedule(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items := make([]holdingJSON, len(hs))
-	for i, h := range hs {
-		items[i] = toHoldingJSON(h)
-	}
+	items := each(hs, toHoldingJSON)
 	return c.JSON(fiber.Map{"vehicle_id": id, "from": from, "to": to, "items": items})
 }
 

@@ -317,9 +317,6 @@ func (s *server) listUsers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := userListJSON{Items: make([]userJSON, len(users)), NextCursor: next}
-	for i, u := range users {
-		out.Items[i] = toUserJSON(u)
-	}
+	out := userListJSON{Items: each(users, toUserJSON), NextCursor: next}
 	return c.JSON(out)
 }

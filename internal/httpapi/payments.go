@@ -70,10 +70,7 @@ func (s *server) listPaymentMethods(c *fiber.Ctx) error {
 	}
 	out := struct {
 		Items []cardJSON `json:"items"`
-	}{Items: make([]cardJSON, len(cards))}
-	for i, card := range cards {
-		out.Items[i] = toCardJSON(card)
-	}
+	}{Items: each(cards, toCardJSON)}
 	return c.JSON(out)
 }
 

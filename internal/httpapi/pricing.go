@@ -75,10 +75,7 @@ func (s *server) listPlans(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]planJSON, len(ps))
-	for i, p := range ps {
-		out[i] = toPlanJSON(p)
-	}
+	out := each(ps, toPlanJSON)
 	return c.JSON(fiber.Map{"items": out})
 }
 

@@ -68,10 +68,7 @@ func (s *server) listReports(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items := make([]reportJSON, len(rs))
-	for i, r := range rs {
-		items[i] = toReportJSON(r)
-	}
+	items := each(rs, toReportJSON)
 	return c.JSON(fiber.Map{"items": items, "next_cursor": next})
 }
 

@@ -40,3 +40,12 @@ func optionalUUID(f *apperr.Fields, field, s string) *uuid.UUID {
 	id := parseUUID(f, field, s)
 	return &id
 }
+
+// each renders every element of in with f, for the lists of the API.
+func each[T, J any](in []T, f func(T) J) []J {
+	out := make([]J, len(in))
+	for i, v := range in {
+		out[i] = f(v)
+	}
+	return out
+}
