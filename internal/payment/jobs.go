@@ -61,13 +61,20 @@ func intentObservation(pi *stripe.PaymentIntent, event string) observation {
 	return o
 }
 
-// runCreateIntent makes a payment's PaymentIntent.
-func (s *Service) runCreateIntent(ctx context.Context, raw json.RawMessage) error {
+// jobPayment reads an outbox job and the payment it is about, as recorded
+// now: the job decides from that whether its Stripe call is still owed.
+func (s *Service) jobPayment(ctx context.Context, raw json.RawMessage) (jobPayload, Payment, error) {
 	j, err := decodeJob(raw)
 	if err != nil {
-		return err
+		return j, Payment{}, err
 	}
 	p, err := s.store.payment(ctx, s.db, j.PaymentID)
+	return j, p, err
+}
+
+// runCreateIntent makes a payment's PaymentIntent.
+func (s *Service) runCreateIntent(ctx context.Context, raw json.RawMessage) error {
+	_, p, err := s.jobPayment(ctx, raw)
 	if err != nil {
 		return err
 	}
@@ -138,11 +145,7 @@ func (s *Service) runCreateIntent(ctx context.Context, raw json.RawMessage) erro
 
 // runCapture captures an authorized payment.
 func (s *Service) runCapture(ctx context.Context, raw json.RawMessage) error {
-	j, err := decodeJob(raw)
-	if err != nil {
-		return err
-	}
-	p, err := s.store.payment(ctx, s.db, j.PaymentID)
+	j, p, err := s.jobPayment(ctx, raw)
 	if err != nil {
 		return err
 	}
@@ -182,11 +185,7 @@ func (s *Service) runCapture(ctx context.Context, raw json.RawMessage) error {
 
 // runRelease cancels a payment's PaymentIntent.
 func (s *Service) runRelease(ctx context.Context, raw json.RawMessage) error {
-	j, err := decodeJob(raw)
-	if err != nil {
-		return err
-	}
-	p, err := s.store.payment(ctx, s.db, j.PaymentID)
+	_, p, err := s.jobPayment(ctx, raw)
 	if err != nil {
 		return err
 	}
