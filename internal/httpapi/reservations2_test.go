@@ -185,8 +185,33 @@ func TestAvailabilitySearch(t *testing.T) {
 	if len(pg.Items) != 1 || pg.Items[0].Vehicle.ID != farID {
 		t.Errorf("second page %+v", pg.Items)
 	}
+	// Three cars parked at one spot tie on distance: paging two at a time
+	// still shows every free car exactly once, nearest first.
+	for i := 5; i < 8; i++ {
+		id, tok := tw.addVehicle(t, h, i)
+		twin := reading(time.Now().Add(-time.Minute), 90, 500)
+		twin["lat"] = 43.8380
+		telemetry(h, tok, id, twin).Expect(200)
+	}
+	seen, last, cursor := map[string]bool{}, -1, ""
+	for pages := 0; pages < 10; pages++ {
+		h.cl.As(s.AccessToken).Get(q + "&limit=2" + cursor).Expect(200).JSON(&pg)
+		for _, it := range pg.Items {
+			if seen[it.Vehicle.ID] || it.DistanceM < last {
+				t.Fatalf("page %d: %+v repeats a car or comes nearer (after %d m)", pages, pg.Items, last)
+			}
+			seen[it.Vehicle.ID], last = true, it.DistanceM
+		}
+		if pg.NextCursor == nil {
+			break
+		}
+		cursor = "&cursor=" + *pg.NextCursor
+	}
+	if len(seen) != 5 {
+		t.Errorf("paging saw %d cars, want 5 (near, three at one spot, far)", len(seen))
+	}
 	h.cl.As(s.AccessToken).Get("/v1/availability?zone_id=" + tw.zoneID + "&start=" + start.Format(time.RFC3339) + "&end=" + start.Add(2*time.Hour).Format(time.RFC3339)).Expect(200).JSON(&pg)
-	if len(pg.Items) != 2 {
+	if len(pg.Items) != 5 {
 		t.Errorf("zone search: %d offers", len(pg.Items))
 	}
 	// Bad searches name the field.

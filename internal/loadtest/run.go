@@ -147,12 +147,13 @@ func Book(base string, tokens []string, cars []uuid.UUID, c int, d time.Duration
 	})
 }
 
-// SearchScript is the search SQL for pgbench: the statement the API runs,
-// with pgbench variables for its parameters.
+// SearchScript is the search SQL for pgbench: the transaction the API runs
+// (its planner setting and its statement), with pgbench variables for its
+// parameters.
 func SearchScript() string {
 	q := fleet.AvailabilitySQL
 	repl := []struct{ from, to string }{
-		{"$14::int", "20"}, {"$14", "20"}, {"$13", "NULL::uuid"}, {"$12", "NULL::float8"},
+		{"($14::int)", "20"}, {"$14::int", "20"}, {"$14", "20"}, {"$13", "NULL::uuid"}, {"$12", "NULL::float8"},
 		{"$11::timestamptz", "(date_trunc('hour', now()) + make_interval(hours => 24 + :h + 2))"},
 		{"$10::timestamptz", "(date_trunc('hour', now()) + make_interval(hours => 24 + :h))"},
 		{"$9", "0"}, {"$8", strconv.Itoa(fleet.MinBatteryPct)}, {"$7::uuid", "NULL::uuid"}, {"$7", "NULL::uuid"},
@@ -162,9 +163,9 @@ func SearchScript() string {
 	for _, r := range repl {
 		q = strings.ReplaceAll(q, r.from, r.to)
 	}
-	return fmt.Sprintf("\\set lat random(%d, %d)\n\\set lng random(%d, %d)\n\\set h random(0, 239)\n%s;\n",
+	return fmt.Sprintf("\\set lat random(%d, %d)\n\\set lng random(%d, %d)\n\\set h random(0, 239)\nBEGIN;\n%s;\n%s;\nCOMMIT;\n",
 		int(Town.MinLat*1e5), int(Town.MaxLat*1e5), int(Town.MinLng*1e5), int(Town.MaxLng*1e5),
-		strings.Join(strings.Fields(q), " "))
+		fleet.AvailabilitySetting, strings.Join(strings.Fields(q), " "))
 }
 
 // InsertScript is the bare occupancy insert a booking makes, for pgbench:

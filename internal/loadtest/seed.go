@@ -94,7 +94,7 @@ func SeedReservations(ctx context.Context, d *sqlx.DB, perCar int) (int, error) 
 		return 0, fmt.Errorf("seed occupancy: %w", err)
 	}
 	for _, t := range []string{"vehicles", "reservations", "occupancy"} {
-		if _, err := d.ExecContext(ctx, `ANALYZE `+t); err != nil {
+		if _, err := d.ExecContext(ctx, `VACUUM (ANALYZE) `+t); err != nil {
 			return 0, err
 		}
 	}

@@ -125,7 +125,7 @@ func (s *Service) Search(ctx context.Context, r SearchRequest) (SearchPage, erro
 		if !ok {
 			f.Add("cursor", "is not a cursor returned by this search")
 		}
-		q.AfterDist, q.AfterID = &dist, id
+		q.After, q.AfterID = &dist, id
 	}
 	if err := f.Err(); err != nil {
 		return SearchPage{}, err
@@ -154,7 +154,7 @@ func (s *Service) Search(ctx context.Context, r SearchRequest) (SearchPage, erro
 	var next *string
 	if len(cands) == q.Limit {
 		last := cands[len(cands)-1]
-		c := encodeCursor(last.DistanceM, last.VehicleID)
+		c := encodeCursor(last.IndexDistance, last.VehicleID)
 		next = &c
 	}
 	// Nearest first to the metre, then cheapest.
