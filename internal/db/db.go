@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -26,10 +27,29 @@ type PoolOptions struct {
 	MaxLifetime time.Duration
 }
 
+// DriverURL returns url with the driver options every pool of the service
+// uses: binary_parameters, with which lib/pq sends a statement with
+// parameters in one round trip (parse, bind, execute) instead of two (it
+// otherwise waits for the server to describe the statement first). It also
+// sends []byte parameters in binary form, so a jsonb parameter must be
+// given as a string, or cast from text in the SQL.
+func DriverURL(url string) string {
+	if strings.Contains(url, "binary_parameters=") {
+		return url
+	}
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		if strings.Contains(url, "?") {
+			return url + "&binary_parameters=yes"
+		}
+		return url + "?binary_parameters=yes"
+	}
+	return url + " binary_parameters=yes" // key=value form
+}
+
 // Connect opens a pool on url, applies the limits and checks that the server
 // answers.
 func Connect(ctx context.Context, url string, opts PoolOptions) (*sqlx.DB, error) {
-	d, err := sqlx.Open("postgres", url)
+	d, err := sqlx.Open("postgres", DriverURL(url))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

@@ -88,3 +88,16 @@ func mustExec(t *testing.T, d *sqlx.DB, q string) {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
+
+func TestDriverURLAsksForOneRoundTrip(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://u@h:5432/d", "postgres://u@h:5432/d?binary_parameters=yes"},
+		{"postgresql://u@h/d?sslmode=disable", "postgresql://u@h/d?sslmode=disable&binary_parameters=yes"},
+		{"host=h dbname=d", "host=h dbname=d binary_parameters=yes"},
+		{"postgres://u@h/d?binary_parameters=no", "postgres://u@h/d?binary_parameters=no"},
+	} {
+		if got := db.DriverURL(tc.in); got != tc.want {
+			t.Errorf("DriverURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -54,7 +54,7 @@ func (s *Service) ReceiveWebhook(ctx context.Context, payload []byte, signature 
 			VALUES ($1, $2, $3, $4, $5, $6, 'received')
 			ON CONFLICT (id) DO NOTHING`
 		r, err := tx.ExecContext(ctx, insert, ev.ID, string(ev.Type), ev.APIVersion, ev.Livemode,
-			time.Unix(ev.Created, 0).UTC(), payload)
+			time.Unix(ev.Created, 0).UTC(), string(payload)) // text: jsonb is not sent in binary
 		if err != nil {
 			return fmt.Errorf("store event %s: %w", ev.ID, err)
 		}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/hongqi-mobility/mobility/internal/db"
 )
 
 // countingDriver is lib/pq with a count of the statements each database
@@ -57,7 +59,7 @@ func (c *countingConn) Ping(ctx context.Context) error { return c.Conn.(driver.P
 // how many statements it has run so far.
 func CountingDB(t testing.TB) (*sqlx.DB, func() int64) {
 	t.Helper()
-	dsn := DatabaseURL(t)
+	dsn := db.DriverURL(DatabaseURL(t))
 	d, err := sqlx.Open("postgres-counting", dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -113,7 +113,7 @@ func (q *Queue) Enqueue(ctx context.Context, tx *sqlx.Tx, kind, key string, payl
 		ON CONFLICT (key) DO NOTHING
 		RETURNING id`
 	var id int64
-	err = tx.GetContext(ctx, &id, insert, kind, key, raw)
+	err = tx.GetContext(ctx, &id, insert, kind, key, string(raw)) // text: jsonb is not sent in binary
 	if errors.Is(err, sql.ErrNoRows) {
 		err = tx.GetContext(ctx, &id, `SELECT id FROM outbox WHERE key = $1`, key)
 	}
