@@ -214,6 +214,17 @@ func TestAvailabilitySearch(t *testing.T) {
 	if len(pg.Items) != 5 {
 		t.Errorf("zone search: %d offers", len(pg.Items))
 	}
+	// A plan change shows in the very next search (the search's snapshot of
+	// the plans is dropped when a plan changes).
+	h.cl.As(s.AccessToken).Get(q).Expect(200).JSON(&pg)
+	before := pg.Items[0].QuoteTotal
+	dearer := evRules()
+	dearer["per_hour"] = 4500
+	h.cl.As(tw.op.AccessToken).Patch("/v1/pricing-plans/"+tw.planID, map[string]any{"rules": dearer}).Expect(200)
+	h.cl.As(s.AccessToken).Get(q).Expect(200).JSON(&pg)
+	if pg.Items[0].QuoteTotal <= before {
+		t.Errorf("after the plan got dearer the search quotes %d, before %d", pg.Items[0].QuoteTotal, before)
+	}
 	// Bad searches name the field.
 	for _, bad := range []struct{ query, field string }{
 		{"/v1/availability?lat=43.8&lng=125.2&start=" + start.Format(time.RFC3339) + "&end=" + start.Add(10*time.Minute).Format(time.RFC3339), "end"},

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -51,6 +52,28 @@ type Options struct {
 type Service struct {
 	db   *sqlx.DB
 	opts Options
+	snap snapshot
+}
+
+// SnapshotTTL is how long searches reuse one snapshot of the plans before
+// reading them again. A change made through this process is seen at once;
+// one made through another instance, within SnapshotTTL. Bookings and
+// quotes always read the plans afresh, so a price is never charged stale.
+const SnapshotTTL = time.Second
+
+// snapshot is the last Resolver read, shared by concurrent searches (one
+// reads, the others wait for it).
+type snapshot struct {
+	mu  sync.Mutex
+	r   Resolver
+	at  time.Time
+	set bool
+}
+
+func (s *snapshot) forget() {
+	s.mu.Lock()
+	s.set = false
+	s.mu.Unlock()
 }
 
 // NewService returns the plans service on d.
@@ -124,6 +147,7 @@ func (s *Service) Create(ctx context.Context, by uuid.UUID, np NewPlan) (Plan, e
 	if err != nil {
 		return Plan{}, err
 	}
+	s.snap.forget()
 	return s.Plan(ctx, id)
 }
 
@@ -225,6 +249,7 @@ func (s *Service) Update(ctx context.Context, by, id uuid.UUID, ch Change) (Plan
 	if err != nil {
 		return Plan{}, err
 	}
+	s.snap.forget()
 	return s.Plan(ctx, id)
 }
 
@@ -374,8 +399,25 @@ func (r Resolver) For(modelID, zoneID uuid.UUID) (pricing.Plan, bool) {
 	return p, ok
 }
 
-// Resolver loads every active assignment with its plan's current version.
+// Resolver returns every active assignment with its plan's current
+// version, from a snapshot at most SnapshotTTL old (the search runs it on
+// every request; reading and decoding every plan each time cost ~0.3 ms).
 func (s *Service) Resolver(ctx context.Context) (Resolver, error) {
+	s.snap.mu.Lock()
+	defer s.snap.mu.Unlock()
+	if s.snap.set && time.Since(s.snap.at) < SnapshotTTL {
+		return s.snap.r, nil
+	}
+	r, err := s.loadResolver(ctx)
+	if err != nil {
+		return Resolver{}, err
+	}
+	s.snap.r, s.snap.at, s.snap.set = r, time.Now(), true
+	return r, nil
+}
+
+// loadResolver reads every active assignment with its plan's current version.
+func (s *Service) loadResolver(ctx context.Context) (Resolver, error) {
 	const q = `
 		SELECT a.model_id, a.zone_id, p.id, p.current_version, v.rules
 		FROM pricing_assignments a
