@@ -11,7 +11,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -41,6 +44,7 @@ func cmdLoadtest(ctx context.Context, args []string, getenv func(string) string,
 	dbName := fs.String("db", "mobility_load", "database to (re)create on the server")
 	reuse := fs.Bool("reuse", false, "keep an already seeded database")
 	mockBin := fs.String("stripe-mock", ".bin/stripe-mock", "stripe-mock binary, started on loopback")
+	profiles := fs.String("profile-dir", "", "write CPU profiles of the API phases (search.pprof, book.pprof) here")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -120,12 +124,18 @@ func cmdLoadtest(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	fmt.Fprintf(stdout, "measuring: %d clients, %s per phase\n", *clients, *duration)
-	search := loadtest.Search(base, tokens[0], *clients, *duration)
+	var search loadtest.Result
+	if err := profiled(*profiles, "search.pprof", func() { search = loadtest.Search(base, tokens[0], *clients, *duration) }); err != nil {
+		return err
+	}
 	bareSearch, err := loadtest.Pgbench(ctx, "search, bare SQL (pgbench)", dbURL, loadtest.SearchScript(), nil, *clients, *duration)
 	if err != nil {
 		return err
 	}
-	book := loadtest.Book(base, tokens, cars, *clients, *duration)
+	var book loadtest.Result
+	if err := profiled(*profiles, "book.pprof", func() { book = loadtest.Book(base, tokens, cars, *clients, *duration) }); err != nil {
+		return err
+	}
 	bareInsert, err := loadtest.Pgbench(ctx, "occupancy insert, bare SQL (pgbench)", dbURL, loadtest.InsertScript,
 		map[string]string{"cars": strconv.Itoa(len(cars))}, *clients, *duration)
 	if err != nil {
@@ -133,6 +143,26 @@ func cmdLoadtest(ctx context.Context, args []string, getenv func(string) string,
 	}
 	loadtest.Report(stdout, search, bareSearch, book, bareInsert)
 	return nil
+}
+
+// profiled runs phase, with a CPU profile of this process (server and
+// clients) written to dir/name when dir is set.
+func profiled(dir, name string, phase func()) error {
+	if dir == "" {
+		phase()
+		return nil
+	}
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	phase()
+	pprof.StopCPUProfile()
+	return f.Close()
 }
 
 // loadDatabase (re)creates the load database on the server of serverURL.
