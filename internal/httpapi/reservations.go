@@ -220,22 +220,44 @@ func (s *server) searchAvailability(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items := make([]fiber.Map, len(pg.Offers))
-	for i, o := range pg.Offers {
-		items[i] = fiber.Map{
-			"vehicle": carJSON{ID: o.VehicleID, Plate: o.Plate, Make: o.Make, Model: o.ModelName, Powertrain: o.Powertrain,
-				Seats: o.Seats, ImageURL: o.ImageURL},
-			"zone":           fiber.Map{"id": o.ZoneID, "code": o.ZoneCode, "name_zh": o.ZoneNameZH, "name_en": o.ZoneNameEN},
-			"position":       pointJSON{Lat: o.Lat, Lng: o.Lng},
-			"distance_m":     int64(math.Round(o.DistanceM)),
-			"battery_pct":    o.BatteryPct,
-			"range_km":       o.RangeKm,
-			"buffer_minutes": o.BufferMinutes,
-			"plan_id":        o.Quote.PlanID, "plan_version": o.Quote.PlanVersion,
-			"currency": o.Quote.Currency, "quote_total": o.Quote.Total,
-		}
+	return c.JSON(offerPageJSON{Items: each(pg.Offers, toOfferJSON), NextCursor: pg.NextCursor})
+}
+
+type offerPageJSON struct {
+	Items      []offerJSON `json:"items"`
+	NextCursor *string     `json:"next_cursor"`
+}
+
+type offerJSON struct {
+	Vehicle       carJSON       `json:"vehicle"`
+	Zone          zoneBriefJSON `json:"zone"`
+	Position      pointJSON     `json:"position"`
+	DistanceM     int64         `json:"distance_m"`
+	BatteryPct    *int          `json:"battery_pct"`
+	RangeKm       int           `json:"range_km"`
+	BufferMinutes int           `json:"buffer_minutes"`
+	PlanID        string        `json:"plan_id"`
+	PlanVersion   int           `json:"plan_version"`
+	Currency      string        `json:"currency"`
+	QuoteTotal    int64         `json:"quote_total"`
+}
+
+type zoneBriefJSON struct {
+	ID     uuid.UUID `json:"id"`
+	Code   string    `json:"code"`
+	NameZH string    `json:"name_zh"`
+	NameEN string    `json:"name_en"`
+}
+
+func toOfferJSON(o reservation.Offer) offerJSON {
+	return offerJSON{
+		Vehicle: carJSON{ID: o.VehicleID, Plate: o.Plate, Make: o.Make, Model: o.ModelName, Powertrain: o.Powertrain,
+			Seats: o.Seats, ImageURL: o.ImageURL},
+		Zone:     zoneBriefJSON{ID: o.ZoneID, Code: o.ZoneCode, NameZH: o.ZoneNameZH, NameEN: o.ZoneNameEN},
+		Position: pointJSON{Lat: o.Lat, Lng: o.Lng}, DistanceM: int64(math.Round(o.DistanceM)), BatteryPct: o.BatteryPct,
+		RangeKm: o.RangeKm, BufferMinutes: o.BufferMinutes, PlanID: o.Quote.PlanID, PlanVersion: o.Quote.PlanVersion,
+		Currency: o.Quote.Currency, QuoteTotal: o.Quote.Total,
 	}
-	return c.JSON(fiber.Map{"items": items, "next_cursor": pg.NextCursor})
 }
 
 type bookRequest struct {
