@@ -77,11 +77,23 @@ type Queue struct {
 
 	mu       sync.RWMutex
 	handlers map[string]Handler
+	wake     chan struct{}
 }
 
 // NewQueue returns the outbox on d.
 func NewQueue(d *sqlx.DB, opts Options) *Queue {
-	return &Queue{db: d, opts: opts.withDefaults(), handlers: map[string]Handler{}}
+	return &Queue{db: d, opts: opts.withDefaults(), handlers: map[string]Handler{}, wake: make(chan struct{}, 1)}
+}
+
+// Wake asks the runner of this queue in this process, if one runs, to poll
+// now rather than at its next interval: for jobs a caller has just committed
+// and wants run soon, but not inside its own request. Without a runner here
+// the jobs wait for another process's poll.
+func (q *Queue) Wake() {
+	select {
+	case q.wake <- struct{}{}:
+	default: // a wake-up is pending already
+	}
 }
 
 // Handle registers the handler of jobs of kind; registering a kind twice
@@ -161,16 +173,24 @@ func (q *Queue) claim(ctx context.Context, limit int, keys []string) ([]job, err
 	return jobs, nil
 }
 
-// RunDue claims a batch of due jobs and runs them; it returns how many it
-// claimed, so a caller can keep going while batches are full.
+// RunDue claims a batch of due jobs and runs them side by side (each under
+// its own lease), so that one slow Stripe call does not hold up the rest; it
+// returns how many it claimed, so a caller can keep going while batches are
+// full.
 func (q *Queue) RunDue(ctx context.Context) (int, error) {
 	jobs, err := q.claim(ctx, q.opts.Batch, nil)
 	if err != nil {
 		return 0, err
 	}
+	var wg sync.WaitGroup
 	for _, j := range jobs {
-		_ = q.run(ctx, j)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = q.run(ctx, j)
+		}()
 	}
+	wg.Wait()
 	return len(jobs), nil
 }
 

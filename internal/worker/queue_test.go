@@ -311,3 +311,24 @@ func TestRunnerStopsAndRunsTasks(t *testing.T) {
 		t.Errorf("pruned %d done jobs, want 1", n)
 	}
 }
+
+func TestWakeRunsAJobBeforeTheNextPoll(t *testing.T) {
+	d := testenv.DB(t)
+	q := worker.NewQueue(d, fastOptions())
+	done := make(chan struct{}, 1)
+	q.Handle("k", func(context.Context, json.RawMessage) error { done <- struct{}{}; return nil })
+	r := worker.NewRunner(q, worker.RunnerOptions{Poll: time.Hour, Log: quiet})
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(context.Background())
+	time.Sleep(50 * time.Millisecond) // the first poll has found nothing; the next is an hour away
+	enqueue(t, d, q, "k", "woken")
+	q.Wake()
+	q.Wake() // a second wake-up while one is pending is dropped, not blocked on
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the woken runner did not run the job")
+	}
+}

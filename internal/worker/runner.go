@@ -117,7 +117,7 @@ func (r *Runner) poll(ctx context.Context) {
 		default:
 			failures = 0
 		}
-		if !r.sleep(wait) {
+		if !r.sleep(wait, r.q.wake) {
 			return
 		}
 	}
@@ -125,15 +125,16 @@ func (r *Runner) poll(ctx context.Context) {
 
 func (r *Runner) every(ctx context.Context, t Task) {
 	defer r.wg.Done()
-	for r.sleep(t.Every) {
+	for r.sleep(t.Every, nil) {
 		if err := t.Run(ctx); err != nil {
 			r.opts.Log.Warn("worker: task failed", "task", t.Name, "err", err)
 		}
 	}
 }
 
-// sleep waits d and reports whether the runner is still running.
-func (r *Runner) sleep(d time.Duration) bool {
+// sleep waits d, or until wake, and reports whether the runner is still
+// running.
+func (r *Runner) sleep(d time.Duration, wake <-chan struct{}) bool {
 	select {
 	case <-r.stop:
 		return false
@@ -148,6 +149,8 @@ func (r *Runner) sleep(d time.Duration) bool {
 	case <-r.stop:
 		return false
 	case <-t.C:
+		return true
+	case <-wake:
 		return true
 	}
 }
