@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -85,10 +86,29 @@ type resOut struct {
 	}
 }
 
+// book posts a booking and, as the worker would, makes its PaymentIntent
+// (a booking with a saved card answers before Stripe does).
 func (h *harness) book(t *testing.T, s session, vehicleID string, start, end time.Time) *testenv.Response {
 	t.Helper()
-	return h.cl.As(s.AccessToken).With("Idempotency-Key", uuid.NewString()).Post("/v1/reservations", map[string]any{
+	res := h.cl.As(s.AccessToken).With("Idempotency-Key", uuid.NewString()).Post("/v1/reservations", map[string]any{
 		"vehicle_id": vehicleID, "start": start.Format(time.RFC3339), "end": end.Format(time.RFC3339)})
+	if res.Status == http.StatusCreated {
+		h.payFor(t, res)
+	}
+	return res
+}
+
+// payFor runs the queued Stripe calls of the payment of a booking's answer,
+// as the worker would.
+func (h *harness) payFor(t *testing.T, booked *testenv.Response) {
+	t.Helper()
+	var r struct{ Payment struct{ ID uuid.UUID } }
+	if err := json.Unmarshal(booked.Body, &r); err != nil || r.Payment.ID == uuid.Nil {
+		t.Fatalf("booking answer without a payment: %s", booked.Body)
+	}
+	if _, err := h.pay.svc.Process(context.Background(), r.Payment.ID); err != nil {
+		t.Fatalf("process payment %s: %v", r.Payment.ID, err)
+	}
 }
 
 func (h *harness) reservation(t *testing.T, s session, id string) resOut {
@@ -112,6 +132,11 @@ func TestBookUnlockReturn(t *testing.T) {
 	h.book(t, s, car, start, start.Add(2*time.Hour)).Expect(201).JSON(&r)
 	if r.Quote.Total <= 0 || r.Payment == nil || r.Payment.AmountAuthorized != r.Quote.Total {
 		t.Fatalf("booking %+v: want the quote authorised", r)
+	}
+	// With a saved card the answer does not wait for Stripe: the car is
+	// held and the worker authorises off-session (h.book runs its job).
+	if r.Status != "pending_payment" || r.Payment.Status != "pending" || r.Payment.ClientSecret != nil {
+		t.Fatalf("booking answer: status %s, payment %+v; want pending_payment, payment pending, no client secret", r.Status, *r.Payment)
 	}
 	// With a saved card the hold is confirmed off-session; Stripe's event
 	// (the dev relay's, here) confirms the booking.

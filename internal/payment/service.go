@@ -26,6 +26,7 @@ type Outbox interface {
 	Handle(kind string, h func(ctx context.Context, payload json.RawMessage) error)
 	Enqueue(ctx context.Context, tx *sqlx.Tx, kind, key string, payload any) (int64, error)
 	RunNow(ctx context.Context, keys ...string) error
+	Wake()
 }
 
 // Options configure the payment service.
@@ -138,6 +139,12 @@ func (s *Service) Process(ctx context.Context, id uuid.UUID) (Payment, error) {
 	}
 	return s.store.payment(ctx, s.db, id)
 }
+
+// ProcessSoon leaves a payment's queued Stripe calls to the worker and asks
+// this process's worker to start on them now: for a caller that answers
+// before Stripe does (a booking with a saved card: the reservation is
+// confirmed when the authorisation is reported).
+func (s *Service) ProcessSoon() { s.outbox.Wake() }
 
 // Get returns a payment.
 func (s *Service) Get(ctx context.Context, id uuid.UUID) (Payment, error) {

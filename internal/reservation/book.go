@@ -191,17 +191,26 @@ func (s *Service) Book(ctx context.Context, userID uuid.UUID, r BookRequest) (Bo
 	if err != nil {
 		return Booking{}, err
 	}
-	// Make the PaymentIntent now, so the app gets its client secret (or the
-	// off-session confirmation) in this answer; the outbox retries if not.
-	p, err := s.o.Payments.Process(ctx, pay.ID)
-	switch {
-	case err == nil:
-		pay = p
-	case apperr.Is(err, apperr.KindPaymentFailed):
-		// Declined: the payment's failure has already let the car go.
-		return Booking{}, err
-	default:
-		s.o.Log.WarnContext(ctx, "booking: payment deferred to the worker", "reservation_id", id, "err", err)
+	if offSession {
+		// With a saved card nobody waits on the PaymentIntent: the answer
+		// goes out with the car held, and the worker makes and confirms it
+		// off-session; the reservation is confirmed (or expires, declined)
+		// when Stripe reports the authorisation. This keeps Stripe's round
+		// trips (seconds, at worst) out of the resident's tap on Book.
+		s.o.Payments.ProcessSoon()
+	} else {
+		// The app confirms the PaymentIntent itself: make it now, so this
+		// answer carries its client secret; the outbox retries if not.
+		p, err := s.o.Payments.Process(ctx, pay.ID)
+		switch {
+		case err == nil:
+			pay = p
+		case apperr.Is(err, apperr.KindPaymentFailed):
+			// Declined: the payment's failure has already let the car go.
+			return Booking{}, err
+		default:
+			s.o.Log.WarnContext(ctx, "booking: payment deferred to the worker", "reservation_id", id, "err", err)
+		}
 	}
 	res, err := s.get(ctx, s.db, id, false)
 	if err != nil {

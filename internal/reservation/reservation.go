@@ -124,6 +124,7 @@ type Payments interface {
 	ReleaseTx(ctx context.Context, tx *sqlx.Tx, id uuid.UUID) (payment.Payment, error)
 	ChargeOffSessionTx(ctx context.Context, tx *sqlx.Tx, r payment.ChargeRequest) (payment.Payment, error)
 	Process(ctx context.Context, id uuid.UUID) (payment.Payment, error)
+	ProcessSoon()
 	Get(ctx context.Context, id uuid.UUID) (payment.Payment, error)
 	Cards(ctx context.Context, userID uuid.UUID) ([]payment.Card, error)
 }
