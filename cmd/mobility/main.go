@@ -23,7 +23,7 @@ commands:
   seed                      load the Hongqi Town demo data (idempotent)
   users create --email E --role R [--role R2] [--name N] [--phone P] --password-stdin
                             create an account (e.g. the first admin); the password is read from stdin
-  loadtest [--vehicles N] [--reservations M] [--concurrency C] [--duration D]
+  loadtest [--vehicles N] [--reservations M] [--concurrency C] [--duration D] [--reuse] [--profile-dir DIR]
                             seed a large town in its own database and measure search and booking,
                             through the API and as bare SQL (pgbench), side by side
   help                      show this text
