@@ -28,7 +28,6 @@ import (
 	"github.com/hongqi-mobility/mobility/internal/identity"
 	"github.com/hongqi-mobility/mobility/internal/loadtest"
 	"github.com/hongqi-mobility/mobility/internal/page"
-	"github.com/hongqi-mobility/mobility/internal/reservation"
 	"github.com/hongqi-mobility/mobility/internal/worker"
 )
 
@@ -87,7 +86,7 @@ func cmdLoadtest(ctx context.Context, args []string, getenv func(string) string,
 	if err := migrateUp(ctx, e); err != nil {
 		return err
 	}
-	rules := reservation.DefaultRules
+	rules := bookingRules(e.cfg.Booking)
 	rules.MaxUpcoming = 1 << 30 // load residents book without limit
 	svc := wire(e, worker.Options{}, rules)
 

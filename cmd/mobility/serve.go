@@ -19,7 +19,6 @@ import (
 	"github.com/hongqi-mobility/mobility/internal/httpapi"
 	"github.com/hongqi-mobility/mobility/internal/identity"
 	"github.com/hongqi-mobility/mobility/internal/pricing/plans"
-	"github.com/hongqi-mobility/mobility/internal/reservation"
 	"github.com/hongqi-mobility/mobility/internal/worker"
 )
 
@@ -109,7 +108,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 
-	svc := wire(e, worker.Options{}, reservation.DefaultRules)
+	svc := wire(e, worker.Options{}, bookingRules(e.cfg.Booking))
 	app := httpapi.New(*svc.api(e))
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(e.cfg.BindAddr, strconv.Itoa(e.cfg.Port)))

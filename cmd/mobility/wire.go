@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/hongqi-mobility/mobility/internal/config"
 	"github.com/hongqi-mobility/mobility/internal/fleet"
 	"github.com/hongqi-mobility/mobility/internal/httpapi"
 	"github.com/hongqi-mobility/mobility/internal/identity"
@@ -40,6 +41,15 @@ func wire(e *env, qopts worker.Options, rules reservation.Rules) services {
 	// Every money event is booked in the ledger in the same transaction.
 	s.ledger = newLedger(e, s.stripe, s.pay.svc)
 	return s
+}
+
+// bookingRules are the reservation rules configured for every zone that
+// sets none of its own.
+func bookingRules(b config.Booking) reservation.Rules {
+	r := reservation.DefaultRules
+	r.MinLength, r.MaxLength, r.MinNotice, r.Horizon = b.MinLength, b.MaxLength, b.MinNotice, b.Horizon
+	r.MaxUpcoming, r.HoldFor, r.Grace = b.MaxUpcoming, b.Hold, b.Grace
+	return r
 }
 
 // api builds the HTTP app on the services.

@@ -15,7 +15,6 @@ import (
 	"github.com/hongqi-mobility/mobility/internal/idempotency"
 	"github.com/hongqi-mobility/mobility/internal/identity"
 	"github.com/hongqi-mobility/mobility/internal/payment"
-	"github.com/hongqi-mobility/mobility/internal/reservation"
 	"github.com/hongqi-mobility/mobility/internal/worker"
 )
 
@@ -90,7 +89,7 @@ func cmdWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer e.close()
-	svc := wire(e, worker.Options{Lease: *lease}, reservation.DefaultRules)
+	svc := wire(e, worker.Options{Lease: *lease}, bookingRules(e.cfg.Booking))
 	r := newRunner(e, svc.pay, *poll, svc.lifecycleTask())
 	if err := r.Start(ctx); err != nil {
 		return err

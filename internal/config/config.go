@@ -52,6 +52,20 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	PublicURL       string
 	TrustedProxies  []string
+	Booking         Booking
+}
+
+// Booking holds the booking rules every zone has unless an operator sets
+// its own (minimum and maximum length, notice, horizon), and the rules that
+// hold everywhere.
+type Booking struct {
+	MinLength   time.Duration // shortest booking
+	MaxLength   time.Duration // longest booking
+	MinNotice   time.Duration // how long before its start a booking must be made
+	Horizon     time.Duration // how far ahead a booking may start
+	MaxUpcoming int           // bookings a resident may hold that have not started
+	Hold        time.Duration // how long an unpaid booking holds its car
+	Grace       time.Duration // after the start: the last moment to unlock, then a no-show
 }
 
 // Var documents one environment variable: its name, default and meaning.
@@ -84,6 +98,13 @@ var Vars = []Var{
 	{"BODY_LIMIT_BYTES", "1048576", "largest request body accepted"},
 	{"SHUTDOWN_TIMEOUT", "30s", "how long in-flight requests may take to finish on SIGTERM"},
 	{"TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of load balancers whose X-Forwarded-For is believed (for per-address rate limits)"},
+	{"BOOKING_MIN_LENGTH", "30m", "shortest booking (15m to 24h), unless the zone sets its own"},
+	{"BOOKING_MAX_LENGTH", "720h", "longest booking (1h to 720h), unless the zone sets its own"},
+	{"BOOKING_MIN_NOTICE", "0s", "how long before its start a booking must be made (0 to 24h), unless the zone sets its own"},
+	{"BOOKING_HORIZON", "720h", "how far ahead a booking may start (24h to 8760h), unless the zone sets its own"},
+	{"BOOKING_MAX_UPCOMING", "3", "bookings a resident may hold that have not started yet (1 to 50)"},
+	{"BOOKING_HOLD", "10m", "how long an unpaid booking holds the car before it expires (1m to 1h)"},
+	{"BOOKING_GRACE", "15m", "how long after the start a booking may still be unlocked; then it is a no-show (1m to 2h)"},
 }
 
 // DefaultMockAPIBase is where `make run` starts stripe-mock.
@@ -126,6 +147,14 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		return d
 	}
+	durIn := func(name string, def, min, max time.Duration) time.Duration {
+		d := dur(name, def, min)
+		if d > max {
+			bad(name, str(name, ""), fmt.Sprintf("want a duration from %s to %s", min, max))
+			return def
+		}
+		return d
+	}
 
 	c := Config{
 		Port:            intv("PORT", 8080, 1, 65535),
@@ -144,6 +173,15 @@ func Load(getenv func(string) string) (Config, error) {
 		LogFormat:       strings.ToLower(str("LOG_FORMAT", "json")),
 		BodyLimit:       intv("BODY_LIMIT_BYTES", 1<<20, 1024, 64<<20),
 		ShutdownTimeout: dur("SHUTDOWN_TIMEOUT", 30*time.Second, 0),
+		Booking: Booking{
+			MinLength:   durIn("BOOKING_MIN_LENGTH", 30*time.Minute, 15*time.Minute, 24*time.Hour),
+			MaxLength:   durIn("BOOKING_MAX_LENGTH", 720*time.Hour, time.Hour, 720*time.Hour),
+			MinNotice:   durIn("BOOKING_MIN_NOTICE", 0, 0, 24*time.Hour),
+			Horizon:     durIn("BOOKING_HORIZON", 720*time.Hour, 24*time.Hour, 8760*time.Hour),
+			MaxUpcoming: intv("BOOKING_MAX_UPCOMING", 3, 1, 50),
+			Hold:        durIn("BOOKING_HOLD", 10*time.Minute, time.Minute, time.Hour),
+			Grace:       durIn("BOOKING_GRACE", 15*time.Minute, time.Minute, 2*time.Hour),
+		},
 	}
 	c.PublicURL = strings.TrimRight(str("PUBLIC_URL", fmt.Sprintf("http://localhost:%d", c.Port)), "/")
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -214,6 +252,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("LOG_FORMAT", c.LogFormat, "want json or text")
+	}
+	if c.Booking.MinLength > c.Booking.MaxLength {
+		bad("BOOKING_MAX_LENGTH", c.Booking.MaxLength.String(), "must not be below BOOKING_MIN_LENGTH")
 	}
 	if c.DBMaxIdleConns > c.DBMaxOpenConns {
 		bad("DB_MAX_IDLE_CONNS", strconv.Itoa(c.DBMaxIdleConns), "must not exceed DB_MAX_OPEN_CONNS")

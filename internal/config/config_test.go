@@ -68,6 +68,12 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"BODY_LIMIT_BYTES", "-1"},
 		{"PUBLIC_URL", "ftp://x"},
 		{"TRUSTED_PROXIES", "10.0.0.0/8,lb.local"},
+		{"BOOKING_MIN_LENGTH", "5m"},
+		{"BOOKING_MAX_LENGTH", "1000h"},
+		{"BOOKING_HORIZON", "soon"},
+		{"BOOKING_MAX_UPCOMING", "0"},
+		{"BOOKING_HOLD", "2h"},
+		{"BOOKING_GRACE", "0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
