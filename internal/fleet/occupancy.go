@@ -79,6 +79,9 @@ func (s *Service) Hold(ctx context.Context, tx *sqlx.Tx, r HoldRequest) (Holding
 		FROM vehicles v JOIN zones z ON z.id = v.home_zone_id
 		WHERE v.id = $2
 		RETURNING ` + holdingColumns
+	if err := lockVehicle(ctx, tx, `SELECT $1::uuid`, r.VehicleID); err != nil {
+		return Holding{}, err
+	}
 	var row holdingRow
 	// A savepoint keeps the caller's transaction usable after a conflict.
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT hold`); err != nil {
@@ -98,6 +101,21 @@ func (s *Service) Hold(ctx context.Context, tx *sqlx.Tx, r HoldRequest) (Holding
 		return Holding{}, fmt.Errorf("hold vehicle: %w", db.Translate(err))
 	}
 	return row.holding(), nil
+}
+
+// lockVehicle takes, until tx ends, the lock under which a car's holdings
+// are written one at a time; which selects the car's id from arg. The
+// exclusion constraint alone keeps holdings apart, but two transactions
+// inserting overlapping holdings at the same instant each wait for the
+// other's check and deadlock (PostgreSQL then aborts one after a second);
+// under the lock the second simply sees the first and is told the car is
+// taken. Only writers of the same car wait for each other.
+func lockVehicle(ctx context.Context, tx *sqlx.Tx, which string, arg any) error {
+	q := `SELECT pg_advisory_xact_lock(hashtextextended('fleet.vehicle:' || v::text, 0)) FROM (` + which + `) AS w(v)`
+	if _, err := tx.ExecContext(ctx, q, arg); err != nil {
+		return fmt.Errorf("lock vehicle: %w", err)
+	}
+	return nil
 }
 
 // conflict describes the live holdings that overlap r, in business time.
@@ -259,6 +277,9 @@ func (s *Service) Reschedule(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, sta
 		       held = tstzrange($2::timestamptz, $3::timestamptz + make_interval(mins => buffer_minutes), '[)')
 		WHERE id = $1 AND live
 		RETURNING ` + holdingColumns
+	if err := lockVehicle(ctx, tx, `SELECT vehicle_id FROM occupancy WHERE id = $1`, id); err != nil {
+		return Holding{}, err
+	}
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT reschedule`); err != nil {
 		return Holding{}, fmt.Errorf("savepoint: %w", err)
 	}

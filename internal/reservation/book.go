@@ -179,9 +179,10 @@ func (s *Service) Book(ctx context.Context, userID uuid.UUID, r BookRequest) (Bo
 	now := s.o.Now().UTC().Truncate(time.Microsecond)
 	quote := priceOf(q)
 	var pay payment.Payment
-	// Two bookings inserting overlapping holdings at the same instant can
-	// deadlock inside the exclusion constraint's check; PostgreSQL aborts
-	// one, and a retry then sees the winner and is told the car is taken.
+	// Holdings of one car are written one at a time (fleet.Hold locks the
+	// car), so concurrent bookings do not deadlock in the exclusion check;
+	// should PostgreSQL still abort one as a deadlock or serialisation
+	// failure, a retry sees the winner and is told the car is taken.
 	for attempt := 1; ; attempt++ {
 		err = s.book(ctx, id, userID, v, r, rules, q, planID, quote, offSession, now, &pay)
 		if attempt == 3 || !apperr.HasCode(err, "concurrent_update") {
