@@ -2,7 +2,6 @@ package payment
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -52,22 +51,10 @@ type MoneyListener func(ctx context.Context, tx *sqlx.Tx, m Movement) error
 // taking money, a refund (requested here or made at Stripe), a refund Stripe
 // refused, a dispute. The ledger books them. Register listeners while
 // wiring, before the service is used.
-func (s *Service) OnMoneyMoved(fn MoneyListener) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.moneyListeners = append(s.moneyListeners, fn)
-}
+func (s *Service) OnMoneyMoved(fn MoneyListener) { s.moneyListeners.add(fn) }
 
 func (s *Service) moneyMoved(ctx context.Context, tx *sqlx.Tx, m Movement) error {
-	s.mu.RLock()
-	ls := s.moneyListeners
-	s.mu.RUnlock()
-	for _, fn := range ls {
-		if err := fn(ctx, tx, m); err != nil {
-			return fmt.Errorf("money listener for payment %s: %w", m.PaymentID, err)
-		}
-	}
-	return nil
+	return s.moneyListeners.tell(ctx, tx, m, "money listener for payment "+m.PaymentID.String())
 }
 
 // observedMovements tells the listeners what an observation moved: captured

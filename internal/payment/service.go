@@ -48,9 +48,34 @@ type Service struct {
 	store  store
 	opts   Options
 
-	mu             sync.RWMutex
-	listeners      []StatusListener
-	moneyListeners []MoneyListener
+	statusListeners listeners[Payment]
+	moneyListeners  listeners[Movement]
+}
+
+// listeners are the functions told of one kind of event inside the
+// transaction that records it; the first error rolls the event back.
+type listeners[T any] struct {
+	mu  sync.RWMutex
+	fns []func(ctx context.Context, tx *sqlx.Tx, v T) error
+}
+
+func (l *listeners[T]) add(fn func(ctx context.Context, tx *sqlx.Tx, v T) error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fns = append(l.fns, fn)
+}
+
+// tell calls every listener with v; what names the event in an error.
+func (l *listeners[T]) tell(ctx context.Context, tx *sqlx.Tx, v T, what string) error {
+	l.mu.RLock()
+	fns := l.fns
+	l.mu.RUnlock()
+	for _, fn := range fns {
+		if err := fn(ctx, tx, v); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return nil
 }
 
 // StatusListener is told that a payment's status moved, inside the
@@ -62,22 +87,10 @@ type StatusListener func(ctx context.Context, tx *sqlx.Tx, p Payment) error
 // OnStatusChange registers fn for every status move, e.g. the reservation
 // capability confirming a booking once its payment is authorized. Register
 // listeners while wiring, before the service is used.
-func (s *Service) OnStatusChange(fn StatusListener) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.listeners = append(s.listeners, fn)
-}
+func (s *Service) OnStatusChange(fn StatusListener) { s.statusListeners.add(fn) }
 
 func (s *Service) statusMoved(ctx context.Context, tx *sqlx.Tx, p Payment) error {
-	s.mu.RLock()
-	ls := s.listeners
-	s.mu.RUnlock()
-	for _, fn := range ls {
-		if err := fn(ctx, tx, p); err != nil {
-			return fmt.Errorf("status listener for payment %s: %w", p.ID, err)
-		}
-	}
-	return nil
+	return s.statusListeners.tell(ctx, tx, p, "status listener for payment "+p.ID.String())
 }
 
 // The kinds of outbox job this package runs.
