@@ -173,20 +173,8 @@ func (s *server) listPayments(c *fiber.Ctx) error {
 		}
 		f.Status = &st
 	}
-	if v := c.Query("user_id"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			fe.Add("user_id", "must be a UUID")
-		}
-		f.UserID = &id
-	}
-	if v := c.Query("purpose_id"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			fe.Add("purpose_id", "must be a UUID")
-		}
-		f.PurposeID = &id
-	}
+	f.UserID = optionalUUID(&fe, "user_id", c.Query("user_id"))
+	f.PurposeID = optionalUUID(&fe, "purpose_id", c.Query("purpose_id"))
 	f.PurposeKind = c.Query("purpose_kind")
 	if len(f.PurposeKind) > 32 {
 		fe.Add("purpose_kind", "must be at most 32 characters")

@@ -182,6 +182,11 @@ func TestPaymentsAreScopedToTheirOwner(t *testing.T) {
 		t.Errorf("filtered %+v", list.Items)
 	}
 	h.cl.As(fin.AccessToken).Unchecked().Get("/v1/payments?status=paid").Problem(400, "validation_failed")
+	for _, field := range []string{"user_id", "purpose_id"} {
+		if p := h.cl.As(fin.AccessToken).Unchecked().Get("/v1/payments?"+field+"=nope").Problem(400, "validation_failed"); !p.HasField(field) {
+			t.Errorf("a bad %s: errors %+v do not name it", field, p.Errors)
+		}
+	}
 
 	var detail struct {
 		Payment struct {
