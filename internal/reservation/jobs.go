@@ -16,42 +16,34 @@ import (
 // jobBatch bounds how many reservations one run of a job moves.
 const jobBatch = 100
 
-// due picks reservations a job should move, locking them with SKIP LOCKED so
-// that several workers share the work without doing any twice.
-func (s *Service) due(ctx context.Context, tx *sqlx.Tx, query string, args ...any) ([]uuid.UUID, error) {
-	var ids []uuid.UUID
-	if err := tx.SelectContext(ctx, &ids, query, args...); err != nil {
-		return nil, fmt.Errorf("due reservations: %w", err)
-	}
-	return ids, nil
-}
-
-// ExpireHolds lets unpaid holds go after their time: the reservation
-// expires, the car is freed and the authorisation released. It returns how
-// many expired.
-func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
+// sweep moves the reservations query picks (locked with SKIP LOCKED, so that
+// several workers share the work without doing any twice), in one
+// transaction: move records each one's new state and returns the amount to
+// settle from its hold, then the car is freed and the hold settled. The
+// Stripe calls this queued are made after the commit. It returns how many
+// moved.
+func (s *Service) sweep(ctx context.Context, query string, args []any, move func(tx *sqlx.Tx, r Reservation) (int64, error)) (int, error) {
 	var moved []uuid.UUID
 	defer func() { s.processAll(ctx, moved) }()
 	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		moved = nil
-		ids, err := s.due(ctx, tx, `
-			SELECT id FROM reservations WHERE status = 'pending_payment' AND hold_expires_at <= $1
-			ORDER BY hold_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`, s.o.Now(), jobBatch)
-		if err != nil {
-			return err
+		var ids []uuid.UUID
+		if err := tx.SelectContext(ctx, &ids, query, args...); err != nil {
+			return fmt.Errorf("due reservations: %w", err)
 		}
 		for _, id := range ids {
 			r, err := s.get(ctx, tx, id, false)
 			if err != nil {
 				return err
 			}
-			if err := s.transition(ctx, tx, id, []Status{PendingPayment}, Expired, nil, "not paid in time", ""); err != nil {
+			amount, err := move(tx, r)
+			if err != nil {
 				return err
 			}
 			if err := s.free(ctx, tx, id, uuid.Nil); err != nil {
 				return err
 			}
-			if err := s.settle(ctx, tx, r, 0); err != nil {
+			if err := s.settle(ctx, tx, r, amount); err != nil {
 				return err
 			}
 			moved = append(moved, id)
@@ -62,6 +54,18 @@ func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
 		moved = nil
 	}
 	return len(moved), err
+}
+
+// ExpireHolds lets unpaid holds go after their time: the reservation
+// expires, the car is freed and the authorisation released. It returns how
+// many expired.
+func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
+	const q = `
+		SELECT id FROM reservations WHERE status = 'pending_payment' AND hold_expires_at <= $1
+		ORDER BY hold_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`
+	return s.sweep(ctx, q, []any{s.o.Now(), jobBatch}, func(tx *sqlx.Tx, r Reservation) (int64, error) {
+		return 0, s.transition(ctx, tx, r.ID, []Status{PendingPayment}, Expired, nil, "not paid in time", "")
+	})
 }
 
 // processAll makes the Stripe calls queued for the moved reservations now;
@@ -75,53 +79,28 @@ func (s *Service) processAll(ctx context.Context, ids []uuid.UUID) {
 // MarkNoShows ends confirmed bookings not unlocked by start + grace: the
 // no-show fee is captured from the hold and the car freed.
 func (s *Service) MarkNoShows(ctx context.Context) (int, error) {
-	var moved []uuid.UUID
-	defer func() { s.processAll(ctx, moved) }()
-	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		moved = nil
-		ids, err := s.due(ctx, tx, `
-			SELECT id FROM reservations WHERE status = 'confirmed' AND start_at + $1::interval <= $2
-			ORDER BY start_at LIMIT $3 FOR UPDATE SKIP LOCKED`, fmt.Sprintf("%d seconds", int(s.o.Rules.Grace.Seconds())), s.o.Now(), jobBatch)
+	const q = `
+		SELECT id FROM reservations WHERE status = 'confirmed' AND start_at + $1::interval <= $2
+		ORDER BY start_at LIMIT $3 FOR UPDATE SKIP LOCKED`
+	args := []any{fmt.Sprintf("%d seconds", int(s.o.Rules.Grace.Seconds())), s.o.Now(), jobBatch}
+	return s.sweep(ctx, q, args, func(tx *sqlx.Tx, r Reservation) (int64, error) {
+		plan, err := s.o.Plans.Version(ctx, r.PlanID, r.PlanVersion)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		for _, id := range ids {
-			r, err := s.get(ctx, tx, id, false)
-			if err != nil {
-				return err
-			}
-			plan, err := s.o.Plans.Version(ctx, r.PlanID, r.PlanVersion)
-			if err != nil {
-				return err
-			}
-			q, err := pricing.NoShowCharge(plan)
-			if err != nil {
-				return err
-			}
-			fee := priceOf(q)
-			lines, err := linesJSON(fee)
-			if err != nil {
-				return err
-			}
-			if err := s.transition(ctx, tx, id, []Status{Confirmed}, NoShow, nil, "not unlocked in time",
-				`, final_lines = $4, final_subtotal = $5, final_vat = $6, final_total = $7`,
-				lines, fee.Subtotal, fee.VAT, fee.Total); err != nil {
-				return err
-			}
-			if err := s.free(ctx, tx, id, uuid.Nil); err != nil {
-				return err
-			}
-			if err := s.settle(ctx, tx, r, fee.Total); err != nil {
-				return err
-			}
-			moved = append(moved, id)
+		q, err := pricing.NoShowCharge(plan)
+		if err != nil {
+			return 0, err
 		}
-		return nil
+		fee := priceOf(q)
+		lines, err := linesJSON(fee)
+		if err != nil {
+			return 0, err
+		}
+		return fee.Total, s.transition(ctx, tx, r.ID, []Status{Confirmed}, NoShow, nil, "not unlocked in time",
+			`, final_lines = $4, final_subtotal = $5, final_vat = $6, final_total = $7`,
+			lines, fee.Subtotal, fee.VAT, fee.Total)
 	})
-	if err != nil {
-		moved = nil
-	}
-	return len(moved), err
 }
 
 // FlagOverruns raises an alert for every active trip past its booked end
