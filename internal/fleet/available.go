@@ -63,17 +63,12 @@ type Candidate struct {
 // cars. (A bounding-box condition would invite the planner to fetch every
 // car in the box and sort them: measured 20× slower on 10,000 cars.)
 func (s *Service) Available(ctx context.Context, q AvailabilityQuery) ([]Candidate, error) {
-	var pt *string
-	if q.Powertrain != nil {
-		p := string(*q.Powertrain)
-		pt = &p
-	}
 	var rows []Candidate
 	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, AvailabilitySetting); err != nil {
 			return err
 		}
-		return tx.SelectContext(ctx, &rows, AvailabilitySQL, q.Near.Lat, q.Near.Lng, q.RadiusM, q.ZoneID, q.SeatsMin, pt,
+		return tx.SelectContext(ctx, &rows, AvailabilitySQL, q.Near.Lat, q.Near.Lng, q.RadiusM, q.ZoneID, q.SeatsMin, q.Powertrain,
 			q.ModelID, MinBatteryPct, q.MinRangeKm, q.Start, q.End, q.After, q.AfterID, q.Limit)
 	})
 	if err != nil {

@@ -245,16 +245,11 @@ func (s *Service) UpdateVehicle(ctx context.Context, by uuid.UUID, id uuid.UUID,
 		if ch.Features != nil {
 			features = pq.StringArray(*ch.Features)
 		}
-		var status *string
-		if ch.Status != nil {
-			st := string(*ch.Status)
-			status = &st
-		}
 		const q = `
 			UPDATE vehicles SET plate = COALESCE($2, plate), home_zone_id = COALESCE($3, home_zone_id),
 			       features = COALESCE($4, features), status = COALESCE($5, status), updated_at = now()
 			WHERE id = $1 AND status = $6`
-		if _, err := tx.ExecContext(ctx, q, id, ch.Plate, ch.HomeZoneID, features, status, cur); err != nil {
+		if _, err := tx.ExecContext(ctx, q, id, ch.Plate, ch.HomeZoneID, features, ch.Status, cur); err != nil {
 			if db.Constraint(err) == "vehicles_plate_key" {
 				return apperr.New(apperr.KindConflict, "plate_taken", "another vehicle has plate "+*ch.Plate)
 			}
@@ -347,14 +342,9 @@ func (s *Service) Vehicles(ctx context.Context, f VehicleFilter, p page.Request)
 		  AND ($5::timestamptz IS NULL OR (v.created_at, v.id) > ($5, $6))
 		ORDER BY v.created_at, v.id
 		LIMIT $7`
-	var status *string
-	if f.Status != nil {
-		st := string(*f.Status)
-		status = &st
-	}
 	after, afterID := p.Bounds()
 	var rows []vehicleRow
-	if err := s.db.SelectContext(ctx, &rows, q, f.ZoneID, status, f.ModelID, f.BatteryBelow, after, afterID, p.Limit); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, q, f.ZoneID, f.Status, f.ModelID, f.BatteryBelow, after, afterID, p.Limit); err != nil {
 		return nil, nil, fmt.Errorf("list vehicles: %w", err)
 	}
 	out := make([]Vehicle, len(rows))

@@ -172,6 +172,15 @@ func TestAvailabilitySearch(t *testing.T) {
 	if pg.Items[1].DistanceM < 1400 || pg.Items[1].DistanceM > 1600 || pg.Items[0].QuoteTotal <= 0 || pg.Items[0].Buffer != 15 {
 		t.Errorf("offer details %+v", pg.Items)
 	}
+	// The powertrain filter: the town's cars are all electric.
+	h.cl.As(s.AccessToken).Get(q + "&powertrain=bev").Expect(200).JSON(&pg)
+	if len(pg.Items) != 2 {
+		t.Errorf("powertrain=bev: %d offers, want 2", len(pg.Items))
+	}
+	h.cl.As(s.AccessToken).Get(q + "&powertrain=ice").Expect(200).JSON(&pg)
+	if len(pg.Items) != 0 {
+		t.Errorf("powertrain=ice: %d offers, want none", len(pg.Items))
+	}
 	// A small radius leaves the far car out; a page of one has a next page.
 	h.cl.As(s.AccessToken).Get(q + "&radius_m=500").Expect(200).JSON(&pg)
 	if len(pg.Items) != 1 {

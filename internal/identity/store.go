@@ -237,18 +237,9 @@ func (s store) listUsers(ctx context.Context, f UserFilter, p page.Request) ([]u
 		  AND ($4::timestamptz IS NULL OR (u.created_at, u.id) > ($4, $5))
 		ORDER BY u.created_at, u.id
 		LIMIT $6`
-	var role, status *string
-	if f.Role != nil {
-		r := string(*f.Role)
-		role = &r
-	}
-	if f.LicenceStatus != nil {
-		st := string(*f.LicenceStatus)
-		status = &st
-	}
 	after, afterID := p.Bounds()
 	var rows []userRow
-	if err := s.db.SelectContext(ctx, &rows, q, role, escapeLike(f.EmailPrefix), status, after, afterID, p.Limit); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, q, f.Role, escapeLike(f.EmailPrefix), f.LicenceStatus, after, afterID, p.Limit); err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return rows, nil

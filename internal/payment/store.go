@@ -183,16 +183,11 @@ func (s store) addHistory(ctx context.Context, tx *sqlx.Tx, paymentID uuid.UUID,
 	const q = `
 		INSERT INTO payment_history (payment_id, from_status, status, event, amount, detail, source, stripe_event_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''))`
-	var from *string
-	if h.FromStatus != nil {
-		f := string(*h.FromStatus)
-		from = &f
-	}
 	detail := h.Detail
 	if len(detail) > 1000 {
 		detail = detail[:1000]
 	}
-	_, err := tx.ExecContext(ctx, q, paymentID, from, string(h.Status), h.Event, h.Amount, detail, h.Source, h.StripeEventID)
+	_, err := tx.ExecContext(ctx, q, paymentID, h.FromStatus, string(h.Status), h.Event, h.Amount, detail, h.Source, h.StripeEventID)
 	if err != nil {
 		return fmt.Errorf("payment history: %w", err)
 	}
@@ -249,14 +244,9 @@ func (s store) list(ctx context.Context, f Filter, p page.Request) ([]Payment, e
 		  AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6))
 		ORDER BY created_at DESC, id DESC
 		LIMIT $7`
-	var status *string
-	if f.Status != nil {
-		st := string(*f.Status)
-		status = &st
-	}
 	after, afterID := p.Bounds()
 	var rows []paymentRow
-	if err := s.db.SelectContext(ctx, &rows, q, f.UserID, status, f.PurposeKind, f.PurposeID, after, afterID, p.Limit); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, q, f.UserID, f.Status, f.PurposeKind, f.PurposeID, after, afterID, p.Limit); err != nil {
 		return nil, fmt.Errorf("list payments: %w", err)
 	}
 	out := make([]Payment, len(rows))
