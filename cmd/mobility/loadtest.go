@@ -135,7 +135,7 @@ func cmdLoadtest(ctx context.Context, args []string, getenv func(string) string,
 	if err := profiled(*profiles, "search.pprof", func() { search = loadtest.Search(base, tokens[0], *clients, *duration) }); err != nil {
 		return err
 	}
-	bareSearch, err := loadtest.Pgbench(ctx, "search, bare SQL (pgbench)", dbURL, loadtest.SearchScript(), nil, *clients, *duration)
+	bareSearch, err := loadtest.Pgbench(ctx, "search, bare SQL (pgbench)", dbURL, loadtest.SearchScript(), nil, loadtest.SearchEnv, *clients, *duration)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func cmdLoadtest(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	bareInsert, err := loadtest.Pgbench(ctx, "occupancy insert, bare SQL (pgbench)", dbURL, loadtest.InsertScript,
-		map[string]string{"cars": strconv.Itoa(len(cars))}, *clients, *duration)
+		map[string]string{"cars": strconv.Itoa(len(cars))}, nil, *clients, *duration)
 	if err != nil {
 		return err
 	}

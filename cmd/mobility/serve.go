@@ -29,9 +29,14 @@ type env struct {
 	log *slog.Logger
 	db  *sqlx.DB
 	src *db.Source
+	// search is the pool availability searches run on (fleet.Options.Search).
+	search *sqlx.DB
 }
 
 func (e *env) close() {
+	if e.search != nil {
+		e.search.Close()
+	}
 	if e.db != nil {
 		e.db.Close()
 	}
@@ -46,13 +51,17 @@ func setup(ctx context.Context, getenv func(string) string, stderr io.Writer) (*
 		return nil, err
 	}
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-	d, src, err := db.Open(ctx, cfg.DatabaseURL, cfg.DataDir, db.PoolOptions{
-		MaxOpen: cfg.DBMaxOpenConns, MaxIdle: cfg.DBMaxIdleConns, MaxLifetime: cfg.DBConnLifetime,
-	}, log)
+	pool := db.PoolOptions{MaxOpen: cfg.DBMaxOpenConns, MaxIdle: cfg.DBMaxIdleConns, MaxLifetime: cfg.DBConnLifetime}
+	d, src, err := db.Open(ctx, cfg.DatabaseURL, cfg.DataDir, pool, log)
 	if err != nil {
 		return nil, err
 	}
-	return &env{cfg: cfg, log: log, db: d, src: src}, nil
+	e := &env{cfg: cfg, log: log, db: d, src: src}
+	if e.search, err = db.Connect(ctx, db.WithSettings(src.URL, fleet.SearchSettings), pool); err != nil {
+		e.close()
+		return nil, fmt.Errorf("search pool: %w", err)
+	}
+	return e, nil
 }
 
 func newIdentity(e *env) *identity.Service {
@@ -66,7 +75,7 @@ func newIdentity(e *env) *identity.Service {
 }
 
 func newFleet(e *env) *fleet.Service {
-	return fleet.NewService(e.db, fleet.Options{Location: e.cfg.Location, Log: e.log})
+	return fleet.NewService(e.db, fleet.Options{Location: e.cfg.Location, Log: e.log, Search: e.search})
 }
 
 func newPlans(e *env) *plans.Service {

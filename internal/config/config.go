@@ -81,7 +81,7 @@ var Vars = []Var{
 	{"PUBLIC_URL", "http://localhost:$PORT", "the address residents and operators use, printed at start"},
 	{"DATABASE_URL", "", "PostgreSQL URL; empty: the local server on 127.0.0.1:5432 (database `mobility`), else an embedded server under DATA_DIR"},
 	{"DATA_DIR", ".data", "where the embedded PostgreSQL keeps its files"},
-	{"DB_MAX_OPEN_CONNS", "20", "connection pool size"},
+	{"DB_MAX_OPEN_CONNS", "20", "connection pool size (of each pool: the service opens one more for availability searches)"},
 	{"DB_MAX_IDLE_CONNS", "10", "idle connections kept"},
 	{"DB_CONN_MAX_LIFETIME", "30m", "a connection is recycled after this long"},
 	{"STRIPE_SECRET_KEY", "", "Stripe secret key (sk_test_… or sk_live_…); empty: stripe-mock at STRIPE_API_BASE"},

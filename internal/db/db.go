@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	neturl "net/url"
 	"strings"
 	"time"
 
@@ -44,6 +45,26 @@ func DriverURL(url string) string {
 		return url + "?binary_parameters=yes"
 	}
 	return url + " binary_parameters=yes" // key=value form
+}
+
+// WithSettings returns url with PostgreSQL settings ("name=value") that every
+// session opened on it starts with, through the connection's options
+// parameter, so a pool for one kind of statement needs no SET round trip
+// before each. Settings already in a postgres:// URL's options are kept.
+func WithSettings(url string, settings ...string) string {
+	var opts strings.Builder
+	for _, s := range settings {
+		opts.WriteString(" -c " + s)
+	}
+	if u, err := neturl.Parse(url); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set("options", strings.TrimSpace(q.Get("options")+opts.String()))
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	// key=value form: lib/pq takes the last value of a key, so options
+	// given earlier in it are replaced.
+	return url + " options='" + strings.TrimSpace(opts.String()) + "'"
 }
 
 // Connect opens a pool on url, applies the limits and checks that the server

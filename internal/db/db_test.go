@@ -101,3 +101,30 @@ func TestDriverURLAsksForOneRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestWithSettingsStartsEverySession(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://u@h/d", "postgres://u@h/d?options=-c+enable_sort%3Doff"},
+		{"postgres://u@h/d?options=-c+work_mem%3D8MB&sslmode=disable",
+			"postgres://u@h/d?options=-c+work_mem%3D8MB+-c+enable_sort%3Doff&sslmode=disable"},
+		{"host=h dbname=d", "host=h dbname=d options='-c enable_sort=off'"},
+	} {
+		if got := db.WithSettings(tc.in, "enable_sort=off"); got != tc.want {
+			t.Errorf("WithSettings(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+
+	ctx := context.Background()
+	d, err := db.Connect(ctx, db.WithSettings(testenv.DatabaseURL(t), "enable_sort=off", "work_mem=8MB"), db.PoolOptions{MaxOpen: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var sort, mem string
+	if err := d.QueryRowContext(ctx, `SELECT current_setting('enable_sort'), current_setting('work_mem')`).Scan(&sort, &mem); err != nil {
+		t.Fatal(err)
+	}
+	if sort != "off" || mem != "8MB" {
+		t.Errorf("a session of the pool has enable_sort %s, work_mem %s; want off, 8MB", sort, mem)
+	}
+}

@@ -132,19 +132,28 @@ type Options struct {
 	Now      func() time.Time // the clock; time.Now when nil
 	Location *time.Location   // business time zone, for messages; Asia/Shanghai when nil
 	Log      *slog.Logger
+	// Search is a pool for availability searches whose sessions start with
+	// SearchSettings (db.WithSettings). Without it (tests of other parts)
+	// searches run on the main pool: the same answers, but the planner may
+	// sort every car in the radius.
+	Search *sqlx.DB
 }
 
 // Service is the fleet capability.
 type Service struct {
-	db  *sqlx.DB
-	now func() time.Time
-	loc *time.Location
-	log *slog.Logger
+	db     *sqlx.DB
+	search *sqlx.DB
+	now    func() time.Time
+	loc    *time.Location
+	log    *slog.Logger
 }
 
 // NewService returns the fleet service on d.
 func NewService(d *sqlx.DB, o Options) *Service {
-	s := &Service{db: d, now: o.Now, loc: o.Location, log: o.Log}
+	s := &Service{db: d, search: o.Search, now: o.Now, loc: o.Location, log: o.Log}
+	if s.search == nil {
+		s.search = d
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/hongqi-mobility/mobility/internal/config"
+	"github.com/hongqi-mobility/mobility/internal/db"
 	"github.com/hongqi-mobility/mobility/internal/fleet"
 	"github.com/hongqi-mobility/mobility/internal/httpapi"
 	"github.com/hongqi-mobility/mobility/internal/identity"
@@ -54,11 +55,13 @@ func withClock(now func() time.Time) harnessOption {
 func newHarness(t *testing.T, env map[string]string, opts ...harnessOption) *harness {
 	t.Helper()
 	cfg := testenv.Config(t, env)
-	return buildHarness(t, cfg, testenv.DB(t), opts...)
+	url := testenv.DatabaseURL(t)
+	return buildHarness(t, cfg, testenv.Connect(t, url), testenv.Connect(t, db.WithSettings(url, fleet.SearchSettings)), opts...)
 }
 
-// buildHarness wires every service on d, as main does.
-func buildHarness(t *testing.T, cfg config.Config, d *sqlx.DB, opts ...harnessOption) *harness {
+// buildHarness wires every service on d (and searches on search), as main
+// does.
+func buildHarness(t *testing.T, cfg config.Config, d, search *sqlx.DB, opts ...harnessOption) *harness {
 	t.Helper()
 	log := testenv.Logger(t)
 	iopts := identity.Options{
@@ -69,7 +72,7 @@ func buildHarness(t *testing.T, cfg config.Config, d *sqlx.DB, opts ...harnessOp
 		o(&iopts)
 	}
 	ident := identity.NewService(d, iopts)
-	fl := fleet.NewService(d, fleet.Options{Now: iopts.Now, Location: cfg.Location, Log: log})
+	fl := fleet.NewService(d, fleet.Options{Now: iopts.Now, Location: cfg.Location, Log: log, Search: search})
 	pl := plans.NewService(d, plans.Options{Now: iopts.Now, Location: cfg.Location, Log: log})
 	var app *fiber.App
 	pay := newPaymentParts(t, d, cfg, ident, func() *fiber.App { return app })
@@ -94,7 +97,7 @@ func buildHarness(t *testing.T, cfg config.Config, d *sqlx.DB, opts ...harnessOp
 	send := func(r *http.Request) (*http.Response, error) { return app.Test(r, -1) }
 	h := &harness{app: app, cl: testenv.NewClient(t, send), db: d, cfg: cfg, ident: ident, fleet: fl, plans: pl, pay: pay, res: res,
 		led: led}
-	h.instance = func(t *testing.T) *harness { return buildHarness(t, cfg, d, opts...) }
+	h.instance = func(t *testing.T) *harness { return buildHarness(t, cfg, d, search, opts...) }
 	return h
 }
 

@@ -147,9 +147,9 @@ func Book(base string, tokens []string, cars []uuid.UUID, c int, d time.Duration
 	})
 }
 
-// SearchScript is the search SQL for pgbench: the transaction the API runs
-// (its planner setting and its statement), with pgbench variables for its
-// parameters.
+// SearchScript is the search SQL for pgbench: the statement the API runs,
+// with pgbench variables for its parameters. Run it with SearchEnv, the
+// session settings the API's search pool has.
 func SearchScript() string {
 	q := fleet.AvailabilitySQL
 	repl := []struct{ from, to string }{
@@ -163,10 +163,13 @@ func SearchScript() string {
 	for _, r := range repl {
 		q = strings.ReplaceAll(q, r.from, r.to)
 	}
-	return fmt.Sprintf("\\set lat random(%d, %d)\n\\set lng random(%d, %d)\n\\set h random(0, 239)\nBEGIN;\n%s;\n%s;\nCOMMIT;\n",
+	return fmt.Sprintf("\\set lat random(%d, %d)\n\\set lng random(%d, %d)\n\\set h random(0, 239)\n%s;\n",
 		int(Town.MinLat*1e5), int(Town.MaxLat*1e5), int(Town.MinLng*1e5), int(Town.MaxLng*1e5),
-		fleet.AvailabilitySetting, strings.Join(strings.Fields(q), " "))
+		strings.Join(strings.Fields(q), " "))
 }
+
+// SearchEnv gives pgbench's sessions the search pool's settings.
+var SearchEnv = []string{"PGOPTIONS=-c " + fleet.SearchSettings}
 
 // InsertScript is the bare occupancy insert a booking makes, for pgbench:
 // a random car (from a numbered copy of the load cars) and window.
@@ -183,9 +186,9 @@ FROM load_cars c WHERE c.n = :n
 ON CONFLICT DO NOTHING;
 `
 
-// Pgbench runs script against dbURL from c clients for d and reads the
-// per-transaction log for latencies.
-func Pgbench(ctx context.Context, name, dbURL, script string, vars map[string]string, c int, d time.Duration) (Result, error) {
+// Pgbench runs script against dbURL from c clients for d, with env added to
+// its environment, and reads the per-transaction log for latencies.
+func Pgbench(ctx context.Context, name, dbURL, script string, vars map[string]string, env []string, c int, d time.Duration) (Result, error) {
 	dir, err := os.MkdirTemp("", "mobility-pgbench")
 	if err != nil {
 		return Result{}, err
@@ -202,6 +205,7 @@ func Pgbench(ctx context.Context, name, dbURL, script string, vars map[string]st
 	}
 	args = append(args, dbURL)
 	cmd := exec.CommandContext(ctx, "pgbench", args...)
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return Result{}, fmt.Errorf("pgbench: %w\n%s", err, out)

@@ -129,7 +129,13 @@ func DatabaseURL(t testing.TB) string {
 // DB returns a pool on a fresh, migrated database for this test.
 func DB(t testing.TB) *sqlx.DB {
 	t.Helper()
-	d, err := db.Connect(context.Background(), DatabaseURL(t), db.PoolOptions{MaxOpen: 20, MaxIdle: 5})
+	return Connect(t, DatabaseURL(t))
+}
+
+// Connect returns a pool on url, closed when the test ends.
+func Connect(t testing.TB, url string) *sqlx.DB {
+	t.Helper()
+	d, err := db.Connect(context.Background(), url, db.PoolOptions{MaxOpen: 20, MaxIdle: 5})
 	if err != nil {
 		t.Fatalf("connect to the test database: %v", err)
 	}
