@@ -35,6 +35,7 @@ type Service struct {
 	store  store
 	tokens *tokenSigner
 	opts   Options
+	auth   authCache
 }
 
 // NewService returns the identity service on d.
@@ -277,7 +278,9 @@ func (s *Service) Refresh(ctx context.Context, token string) (User, Tokens, erro
 		return User{}, Tokens{}, err
 	}
 	if reused {
-		if err := s.store.revokeSession(ctx, s.db, st.SessionID, "refresh_token_reused", now); err != nil {
+		err := s.store.revokeSession(ctx, s.db, st.SessionID, "refresh_token_reused", now)
+		s.auth.forget()
+		if err != nil {
 			return User{}, Tokens{}, err
 		}
 		s.opts.Log.WarnContext(ctx, "refresh token reused: session revoked", "session_id", st.SessionID, "user_id", st.UserID)
@@ -297,16 +300,22 @@ func (s *Service) Refresh(ctx context.Context, token string) (User, Tokens, erro
 }
 
 // Logout ends the session of p: its refresh tokens and access tokens stop
-// working at once.
+// working at once (within authCacheTTL in other processes).
 func (s *Service) Logout(ctx context.Context, p Principal) error {
+	defer s.auth.forget()
 	return s.store.revokeSession(ctx, s.db, p.SessionID, "logout", s.opts.Now().UTC())
 }
 
 // Authenticate checks an access token and returns who it acts for, with the
-// roles the user holds now.
+// roles the user holds now. A token checked within authCacheTTL is taken on
+// trust; changes made through this process are seen at once.
 func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
 	now := s.opts.Now()
-	userID, sessionID, err := s.tokens.parse(token, now)
+	p, gen, ok := s.auth.get(token, now)
+	if ok {
+		return p, nil
+	}
+	userID, sessionID, exp, err := s.tokens.parse(token, now)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -320,10 +329,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if !now.Before(st.ExpiresAt) {
 		return Principal{}, apperr.New(apperr.KindUnauthenticated, "token_expired", "the session has expired; sign in again")
 	}
-	p := Principal{UserID: userID, SessionID: sessionID}
+	p = Principal{UserID: userID, SessionID: sessionID}
 	for _, r := range st.Roles {
 		p.Roles = append(p.Roles, Role(r))
 	}
+	s.auth.put(token, p, gen, now, exp, st.ExpiresAt)
 	return p, nil
 }
 
@@ -396,6 +406,7 @@ func (s *Service) SetRoles(ctx context.Context, by Principal, id uuid.UUID, role
 		}
 		return s.recordRoles(ctx, tx, id, roles, &by.UserID)
 	})
+	s.auth.forget()
 	if err != nil {
 		return User{}, err
 	}

@@ -36,7 +36,8 @@ type tokenSigner struct {
 }
 
 func (s *tokenSigner) sign(userID, sessionID uuid.UUID, roles []Role, now time.Time) (string, time.Time, error) {
-	exp := now.Add(s.ttl)
+	// The token carries whole seconds; say the expiry it carries.
+	exp := now.Add(s.ttl).Truncate(jwt.TimePrecision)
 	names := make([]string, len(roles))
 	for i, r := range roles {
 		names[i] = string(r)
@@ -61,9 +62,9 @@ func (s *tokenSigner) sign(userID, sessionID uuid.UUID, roles []Role, now time.T
 	return tok, exp, nil
 }
 
-// parse checks an access token's signature and claims and returns its user
-// and session.
-func (s *tokenSigner) parse(token string, now time.Time) (userID, sessionID uuid.UUID, err error) {
+// parse checks an access token's signature and claims and returns its user,
+// its session and when it expires.
+func (s *tokenSigner) parse(token string, now time.Time) (userID, sessionID uuid.UUID, exp time.Time, err error) {
 	var claims accessClaims
 	_, err = jwt.NewParser(
 		// The algorithm is pinned: no "none", no RS256/HS256 confusion.
@@ -75,17 +76,17 @@ func (s *tokenSigner) parse(token string, now time.Time) (userID, sessionID uuid
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	).ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return s.key, nil })
 	if errors.Is(err, jwt.ErrTokenExpired) {
-		return uuid.Nil, uuid.Nil, apperr.New(apperr.KindUnauthenticated, "token_expired", "the access token has expired; refresh it")
+		return uuid.Nil, uuid.Nil, exp, apperr.New(apperr.KindUnauthenticated, "token_expired", "the access token has expired; refresh it")
 	}
 	if err != nil {
-		return uuid.Nil, uuid.Nil, apperr.New(apperr.KindUnauthenticated, "invalid_token", "the access token is not valid")
+		return uuid.Nil, uuid.Nil, exp, apperr.New(apperr.KindUnauthenticated, "invalid_token", "the access token is not valid")
 	}
 	userID, err1 := uuid.Parse(claims.Subject)
 	sessionID, err2 := uuid.Parse(claims.SessionID)
 	if err1 != nil || err2 != nil {
-		return uuid.Nil, uuid.Nil, apperr.New(apperr.KindUnauthenticated, "invalid_token", "the access token is not valid")
+		return uuid.Nil, uuid.Nil, exp, apperr.New(apperr.KindUnauthenticated, "invalid_token", "the access token is not valid")
 	}
-	return userID, sessionID, nil
+	return userID, sessionID, claims.ExpiresAt.Time, nil
 }
 
 // newRefreshToken returns an opaque refresh token and the hash under which it
