@@ -149,6 +149,9 @@ func cmdLoadtest(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
+	if err := loadtest.ClearInserts(ctx, e.db); err != nil {
+		return err
+	}
 	bareInsert, err := loadtest.Pgbench(ctx, "occupancy insert, bare SQL (pgbench)", dbURL, loadtest.InsertScript,
 		map[string]string{"cars": strconv.Itoa(len(cars))}, nil, *clients, *duration)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/hongqi-mobility/mobility/internal/fleet"
 )
@@ -185,6 +186,20 @@ SELECT gen_random_uuid(), c.id, 'block',
 FROM load_cars c WHERE c.n = :n
 ON CONFLICT DO NOTHING;
 `
+
+// ClearInserts removes what earlier runs of InsertScript left, so that each
+// run measures inserts into the seeded calendar: left in place, a rerun's
+// inserts increasingly hit a taken window and write nothing (measured
+// 4,800/s on a fresh seed, 8,800/s four reruns later).
+func ClearInserts(ctx context.Context, d *sqlx.DB) error {
+	if _, err := d.ExecContext(ctx, `DELETE FROM occupancy WHERE kind = 'block' AND reason = 'load test'`); err != nil {
+		return fmt.Errorf("clear the bare inserts: %w", err)
+	}
+	if _, err := d.ExecContext(ctx, `VACUUM (ANALYZE) occupancy`); err != nil {
+		return fmt.Errorf("vacuum occupancy: %w", err)
+	}
+	return nil
+}
 
 // Pgbench runs script against dbURL from c clients for d, with env added to
 // its environment, and reads the per-transaction log for latencies.
