@@ -229,9 +229,12 @@ func (s *Service) book(ctx context.Context, id, userID uuid.UUID, v fleet.Vehicl
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('reservation.user:' || $1::text))`, userID); err != nil {
 			return fmt.Errorf("lock resident: %w", err)
 		}
+		// Counted up to the limit only: reaching it is all that matters.
 		var upcoming int
-		const count = `SELECT count(*) FROM reservations WHERE user_id = $1 AND status IN ('pending_payment', 'confirmed')`
-		if err := tx.GetContext(ctx, &upcoming, count, userID); err != nil {
+		const count = `
+			SELECT count(*) FROM (
+				SELECT 1 FROM reservations WHERE user_id = $1 AND status IN ('pending_payment', 'confirmed') LIMIT $2) u`
+		if err := tx.GetContext(ctx, &upcoming, count, userID, rules.MaxUpcoming); err != nil {
 			return fmt.Errorf("count bookings: %w", err)
 		}
 		if upcoming >= rules.MaxUpcoming {
