@@ -102,7 +102,8 @@ func TestAuthenticateTrustsACheckedTokenBriefly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk.add(tok3.AccessExpiresAt.Sub(clk.now()) - authCacheTTL/2)
+	// The token carries its expiry in whole seconds.
+	clk.add(tok3.AccessExpiresAt.Truncate(time.Second).Sub(clk.now()) - authCacheTTL/2)
 	if _, err := s.Authenticate(ctx, tok3.AccessToken); err != nil {
 		t.Fatal(err)
 	}

@@ -36,8 +36,7 @@ type tokenSigner struct {
 }
 
 func (s *tokenSigner) sign(userID, sessionID uuid.UUID, roles []Role, now time.Time) (string, time.Time, error) {
-	// The token carries whole seconds; say the expiry it carries.
-	exp := now.Add(s.ttl).Truncate(jwt.TimePrecision)
+	exp := now.Add(s.ttl)
 	names := make([]string, len(roles))
 	for i, r := range roles {
 		names[i] = string(r)
