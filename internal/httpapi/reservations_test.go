@@ -176,6 +176,30 @@ func TestBookUnlockReturn(t *testing.T) {
 	}
 }
 
+func TestAnExtendedTripIsPaidFromTheRaisedHold(t *testing.T) {
+	h := newHarness(t, nil)
+	tw := newTown(t, h)
+	car := tw.car(t, h, 1)
+	s := tw.driver(t, h, "longer@example.cn", true)
+	start := soon()
+	var r resOut
+	h.book(t, s, car, start, start.Add(time.Hour)).Expect(201).JSON(&r)
+	r = h.reservation(t, s, r.ID) // confirmed off-session by now
+	h.cl.As(s.AccessToken).Post("/v1/reservations/"+r.ID+"/start", nil).Expect(200)
+	h.cl.As(s.AccessToken).Patch("/v1/reservations/"+r.ID, map[string]string{"end": start.Add(5 * time.Hour).Format(time.RFC3339)}).Expect(200).JSON(&r)
+	if r.Payment.AmountAuthorized != r.Quote.Total {
+		t.Fatalf("hold %d after extending the trip, want the new price %d", r.Payment.AmountAuthorized, r.Quote.Total)
+	}
+	h.cl.As(s.AccessToken).Post("/v1/reservations/"+r.ID+"/end", map[string]float64{"lat": 43.8311, "lng": 125.2012}).Expect(200).JSON(&r)
+	if r.Status != "completed" || r.Final.Total != r.Quote.Total || r.Payment.AmountCaptured != r.Final.Total {
+		t.Fatalf("after return: status %s, final %+v, payment %+v; want the extended price captured from the hold", r.Status, r.Final, r.Payment)
+	}
+	var charges int
+	if err := h.db.Get(&charges, `SELECT count(*) FROM payments WHERE purpose_id = $1 AND kind = 'charge'`, r.ID); err != nil || charges != 0 {
+		t.Errorf("%d off-session charges (%v), want none: the hold covered the trip", charges, err)
+	}
+}
+
 func TestReturnOutsideAZoneCostsTheFee(t *testing.T) {
 	h := newHarness(t, nil)
 	tw := newTown(t, h)
@@ -319,11 +343,20 @@ func TestExtendAndShorten(t *testing.T) {
 	if r.Quote.Total <= before || !r.End.Equal(start.Add(3*time.Hour)) {
 		t.Errorf("extended: %+v (was %d)", r, before)
 	}
+	// The card's hold is raised to the new price.
+	if r.Payment == nil || r.Payment.Status != "authorized" || r.Payment.AmountAuthorized != r.Quote.Total {
+		t.Errorf("payment after the extension: %+v, want the hold raised to %d", r.Payment, r.Quote.Total)
+	}
+	raised := r.Quote.Total
 	// Into the next booking's turnaround: refused.
 	h.cl.As(s.AccessToken).Patch("/v1/reservations/"+r.ID, map[string]string{"end": start.Add(3*time.Hour + 50*time.Minute).Format(time.RFC3339)}).Problem(409, "vehicle_unavailable")
 	h.cl.As(s.AccessToken).Patch("/v1/reservations/"+r.ID, map[string]string{"end": start.Add(time.Hour).Format(time.RFC3339)}).Expect(200).JSON(&r)
 	if r.Quote.Total >= before {
 		t.Errorf("shortened quote %d, was %d", r.Quote.Total, before)
+	}
+	// A shorter booking keeps the hold; the end captures only the price.
+	if r.Payment == nil || r.Payment.AmountAuthorized != raised {
+		t.Errorf("payment after shortening: %+v, want the hold kept at %d", r.Payment, raised)
 	}
 }
 

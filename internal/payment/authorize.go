@@ -247,6 +247,42 @@ func (s *Service) Capture(ctx context.Context, id uuid.UUID, amount int64) (Paym
 	return s.settled(s.Process(ctx, id))
 }
 
+// IncrementTx queues raising an authorized payment's hold to amount, its new
+// total, in tx: an incremental authorisation of the same PaymentIntent,
+// which Stripe allows where the card and the merchant support it (the
+// PaymentIntent asks for it when made). Stripe's refusal leaves the hold as
+// it was and is recorded in the history; what the hold does not cover is
+// then charged off-session after the capture. Asking for no more than the
+// hold, or for the amount already asked for, is a no-op.
+func (s *Service) IncrementTx(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, amount int64) (Payment, error) {
+	p, err := s.store.lockPayment(ctx, tx, id)
+	if err != nil {
+		return Payment{}, err
+	}
+	switch {
+	case p.Kind != KindAuthorization:
+		return Payment{}, apperr.New(apperr.KindConflict, "not_an_authorization", "only an authorisation can be raised")
+	case amount <= p.AmountAuthorized || (p.IncrementRequested != nil && *p.IncrementRequested == amount):
+		return p, nil
+	case p.PendingAction != "":
+		return Payment{}, stateConflict("payment_action_pending", "a "+p.PendingAction+" of this payment is already under way", p)
+	case p.Status != StatusAuthorized:
+		return Payment{}, stateConflict("payment_not_authorized", "only an authorized payment can be raised; it is "+string(p.Status), p)
+	case amount > MaxAmount:
+		why := "must be at most " + strconv.FormatInt(MaxAmount, 10)
+		return Payment{}, apperr.Invalid("amount: "+why, apperr.FieldError{Field: "amount", Reason: why})
+	}
+	p.IncrementRequested = &amount
+	if err := s.store.updatePayment(ctx, tx, p); err != nil {
+		return Payment{}, err
+	}
+	if err := s.note(ctx, tx, p, "increment_requested", &amount, ""); err != nil {
+		return Payment{}, err
+	}
+	_, err = s.outbox.Enqueue(ctx, tx, jobIncrement, incrementKey(p.ID, amount), jobPayload{PaymentID: p.ID, Amount: amount})
+	return p, err
+}
+
 // ReleaseTx queues the release of an authorisation (the cancel of its
 // PaymentIntent) in tx. A payment whose PaymentIntent is not made yet is
 // canceled at once; releasing a canceled payment is a no-op.

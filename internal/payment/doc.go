@@ -21,6 +21,8 @@
 //	    purpose: asking again returns it.
 //	CaptureTx / Capture(paymentID, amount)      amount ≤ the authorised amount
 //	ReleaseTx / Release(paymentID)              cancels the PaymentIntent
+//	IncrementTx(paymentID, amount)              raises a hold to a new total (Stripe's incremental
+//	    authorisation, asked for when the PaymentIntent is made); a refusal keeps the hold as it was
 //	ChargeOffSessionTx / ChargeOffSession(ChargeRequest{Purpose, UserID, Amount, Currency, Description})
 //	    an automatic-capture charge of the default card: a difference over
 //	    the hold, or a fee
@@ -42,8 +44,8 @@
 // # Exactly once
 //
 // Every Stripe call carries an idempotency key derived from our ids:
-// pay_<payment id>_authorize, _charge, _capture, _release; refund_<refund
-// id>; cus_<user id>. Calls that follow a database change go through the
+// pay_<payment id>_authorize, _charge, _capture, _release,
+// _increment_<amount>; refund_<refund id>; cus_<user id>. Calls that follow a database change go through the
 // outbox (worker.Queue, declared here as the Outbox interface): written in
 // the same transaction, retried with exponential backoff until Stripe
 // answers, each retry with the same key. A crash between the commit and the

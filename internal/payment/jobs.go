@@ -96,6 +96,13 @@ func (s *Service) runCreateIntent(ctx context.Context, raw json.RawMessage) erro
 	}
 	if p.Kind == KindCharge {
 		params.CaptureMethod = stripe.String(string(stripe.PaymentIntentCaptureMethodAutomatic))
+	} else {
+		// So that extending a booking can raise the hold (IncrementTx).
+		params.PaymentMethodOptions = &stripe.PaymentIntentPaymentMethodOptionsParams{
+			Card: &stripe.PaymentIntentPaymentMethodOptionsCardParams{
+				RequestIncrementalAuthorization: stripe.String(string(stripe.PaymentIntentPaymentMethodOptionsCardRequestIncrementalAuthorizationIfAvailable)),
+			},
+		}
 	}
 	if p.Description != "" {
 		params.Description = stripe.String(p.Description)
@@ -179,6 +186,55 @@ func (s *Service) runCapture(ctx context.Context, raw json.RawMessage) error {
 	}
 	if callErr == nil && s.opts.Relay != nil {
 		s.opts.Relay.intentCaptured(ctx, p, j.Amount)
+	}
+	return nil
+}
+
+// runIncrement raises a held PaymentIntent's authorisation to the amount
+// asked for last; a job for an amount asked for before is obsolete.
+func (s *Service) runIncrement(ctx context.Context, raw json.RawMessage) error {
+	j, p, err := s.jobPayment(ctx, raw)
+	if err != nil {
+		return err
+	}
+	if p.IncrementRequested == nil || *p.IncrementRequested != j.Amount || p.Status != StatusAuthorized ||
+		p.PendingAction != "" || p.PaymentIntentID == "" {
+		return nil // raised already, superseded, or the hold is being captured or released
+	}
+	params := &stripe.PaymentIntentIncrementAuthorizationParams{Amount: stripe.Int64(j.Amount)}
+	params.SetIdempotencyKey(incrementKey(p.ID, j.Amount))
+	_, callErr := s.stripe.API.PaymentIntents.IncrementAuthorization(p.PaymentIntentID, params)
+	amount := j.Amount
+	// Stripe answers with the PaymentIntent at its new amount, or refuses
+	// and leaves it as it was: the amount asked for is what is now held.
+	o := observation{Event: "increment_authorization", Source: "response", AmountHeld: amount, Amount: &amount}
+	var refusal string
+	if callErr != nil {
+		se, permanent := stripeError(callErr)
+		if !permanent {
+			return callErr
+		}
+		code, msg := failureOf(se)
+		refusal = code + ": " + msg
+		o = observation{}
+	}
+	p, err = s.record(ctx, p.ID, o, func(tx *sqlx.Tx, p Payment) error {
+		if refusal == "" || p.IncrementRequested == nil || *p.IncrementRequested != j.Amount {
+			return nil
+		}
+		// Refused (the card, or no incremental authorisation for it): the
+		// hold stays; the rest is charged off-session after the capture.
+		p.IncrementRequested = nil
+		if err := s.store.updatePayment(ctx, tx, p); err != nil {
+			return err
+		}
+		return s.note(ctx, tx, p, "increment_refused", &amount, refusal)
+	})
+	if err != nil {
+		return err
+	}
+	if callErr == nil && s.opts.Relay != nil {
+		s.opts.Relay.intentConfirmed(ctx, p, p.StripeCustomerID)
 	}
 	return nil
 }

@@ -68,18 +68,21 @@ type Payment struct {
 	AmountCaptured   int64
 	AmountRefunded   int64  // refunds requested and not refused, plus refunds made at Stripe directly
 	CaptureRequested *int64 // the amount Capture asked for, until Stripe answers
-	PendingAction    string // "capture" or "release" while queued, else ""
-	Description      string
-	OffSession       bool
-	PaymentMethod    string
-	StripeCustomerID string
-	PaymentIntentID  string
-	ChargeID         string
-	ClientSecret     string // for the app to confirm an on-session authorisation; give it to the payer only
-	FailureCode      string
-	FailureMessage   string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// IncrementRequested is the new total IncrementTx asked the hold to be
+	// raised to, until Stripe answers.
+	IncrementRequested *int64
+	PendingAction      string // "capture" or "release" while queued, else ""
+	Description        string
+	OffSession         bool
+	PaymentMethod      string
+	StripeCustomerID   string
+	PaymentIntentID    string
+	ChargeID           string
+	ClientSecret       string // for the app to confirm an on-session authorisation; give it to the payer only
+	FailureCode        string
+	FailureMessage     string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 
 	captureTried bool // Stripe refused a capture of this payment
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -98,6 +99,7 @@ const (
 	jobCreateIntent = "payment.create_intent"
 	jobCapture      = "payment.capture"
 	jobRelease      = "payment.release"
+	jobIncrement    = "payment.increment"
 	jobRefund       = "payment.refund"
 )
 
@@ -113,6 +115,7 @@ func NewService(d *sqlx.DB, st *Stripe, outbox Outbox, opts Options) *Service {
 	outbox.Handle(jobCreateIntent, s.runCreateIntent)
 	outbox.Handle(jobCapture, s.runCapture)
 	outbox.Handle(jobRelease, s.runRelease)
+	outbox.Handle(jobIncrement, s.runIncrement)
 	outbox.Handle(jobRefund, s.runRefund)
 	return s
 }
@@ -128,8 +131,11 @@ func intentKey(p Payment) string {
 	}
 	return "pay_" + p.ID.String() + "_authorize"
 }
-func captureKey(id uuid.UUID) string  { return "pay_" + id.String() + "_capture" }
-func releaseKey(id uuid.UUID) string  { return "pay_" + id.String() + "_release" }
+func captureKey(id uuid.UUID) string { return "pay_" + id.String() + "_capture" }
+func releaseKey(id uuid.UUID) string { return "pay_" + id.String() + "_release" }
+func incrementKey(id uuid.UUID, amount int64) string {
+	return "pay_" + id.String() + "_increment_" + strconv.FormatInt(amount, 10)
+}
 func refundKey(id uuid.UUID) string   { return "refund_" + id.String() }
 func customerKey(id uuid.UUID) string { return "cus_" + id.String() }
 
@@ -146,6 +152,9 @@ type jobPayload struct {
 // the worker makes the calls within a second or so.
 func (s *Service) Process(ctx context.Context, id uuid.UUID) (Payment, error) {
 	keys := []string{"pay_" + id.String() + "_authorize", "pay_" + id.String() + "_charge", captureKey(id), releaseKey(id)}
+	if p, err := s.store.payment(ctx, s.db, id); err == nil && p.IncrementRequested != nil {
+		keys = append(keys, incrementKey(id, *p.IncrementRequested))
+	}
 	if err := s.outbox.RunNow(ctx, keys...); err != nil {
 		// Left to the worker, which retries with backoff.
 		s.opts.Log.WarnContext(ctx, "payment: Stripe call failed; the worker will retry", "payment_id", id, "err", err)
@@ -194,12 +203,16 @@ func (s *Service) observe(ctx context.Context, tx *sqlx.Tx, p Payment, o observa
 		return p, err
 	}
 	amountsMoved := next.AmountCaptured != p.AmountCaptured || next.AmountRefunded != p.AmountRefunded
-	if !moved && !amountsMoved {
+	raised := next.AmountAuthorized != p.AmountAuthorized
+	if !moved && !amountsMoved && !raised {
 		return next, nil
 	}
 	detail := o.Detail
 	if moved && next.Status == StatusFailed && o.FailureMessage != "" {
 		detail = strings.TrimSpace(o.FailureCode + ": " + o.FailureMessage)
+	}
+	if raised {
+		detail = strings.TrimSpace(fmt.Sprintf("%s hold raised from %d to %d %s", detail, p.AmountAuthorized, next.AmountAuthorized, next.Currency))
 	}
 	if amountsMoved {
 		detail = strings.TrimSpace(fmt.Sprintf("%s captured %d, refunded %d %s", detail, next.AmountCaptured, next.AmountRefunded, next.Currency))

@@ -11,6 +11,7 @@ type observation struct {
 	Status          Status // "" when the status is not told
 	CaptureDeclined bool   // Stripe refused our capture
 	AmountCaptured  int64  // Stripe's captured total
+	AmountHeld      int64  // Stripe's authorised total of a held PaymentIntent (after an increment)
 	AmountRefunded  int64  // Stripe's refunded total
 	PaymentIntentID string
 	ChargeID        string
@@ -68,7 +69,14 @@ func evolve(p Payment, captureTried bool, o observation) (next Payment, statusMo
 			}
 		}
 		if o.Status == StatusSucceeded || o.Status == StatusFailed || o.Status == StatusCanceled {
-			next.PendingAction = ""
+			next.PendingAction, next.IncrementRequested = "", nil
+		}
+	}
+	// A hold only grows (an incremental authorisation), and only while held.
+	if o.AmountHeld > next.AmountAuthorized && next.Status == StatusAuthorized {
+		next.AmountAuthorized = o.AmountHeld
+		if next.IncrementRequested != nil && *next.IncrementRequested <= o.AmountHeld {
+			next.IncrementRequested = nil
 		}
 	}
 	// Amounts only grow, and never past what the database allows.

@@ -28,6 +28,7 @@ type paymentRow struct {
 	AmountCaptured   int64          `db:"amount_captured"`
 	AmountRefunded   int64          `db:"amount_refunded"`
 	CaptureRequested sql.NullInt64  `db:"capture_requested"`
+	IncrementReq     sql.NullInt64  `db:"increment_requested"`
 	PendingAction    sql.NullString `db:"pending_action"`
 	CaptureTried     bool           `db:"capture_tried"`
 	Description      string         `db:"description"`
@@ -45,8 +46,8 @@ type paymentRow struct {
 
 const paymentColumns = `
 	id, purpose_kind, purpose_id, user_id, kind, status, currency,
-	amount_authorized, amount_captured, amount_refunded, capture_requested, pending_action, capture_tried,
-	description, off_session, payment_method, stripe_customer_id, stripe_payment_intent_id,
+	amount_authorized, amount_captured, amount_refunded, capture_requested, increment_requested, pending_action,
+	capture_tried, description, off_session, payment_method, stripe_customer_id, stripe_payment_intent_id,
 	stripe_charge_id, client_secret, failure_code, failure_message, created_at, updated_at`
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
@@ -67,6 +68,10 @@ func (r paymentRow) payment() Payment {
 		v := r.CaptureRequested.Int64
 		p.CaptureRequested = &v
 	}
+	if r.IncrementReq.Valid {
+		v := r.IncrementReq.Int64
+		p.IncrementRequested = &v
+	}
 	return p
 }
 
@@ -84,6 +89,9 @@ func rowOf(p Payment) paymentRow {
 	}
 	if p.CaptureRequested != nil {
 		r.CaptureRequested = sql.NullInt64{Int64: *p.CaptureRequested, Valid: true}
+	}
+	if p.IncrementRequested != nil {
+		r.IncrementReq = sql.NullInt64{Int64: *p.IncrementRequested, Valid: true}
 	}
 	return r
 }
@@ -165,8 +173,9 @@ func (s store) paymentByIntent(ctx context.Context, tx *sqlx.Tx, intentID string
 // updatePayment writes the changeable fields of a locked payment.
 func (s store) updatePayment(ctx context.Context, tx *sqlx.Tx, p Payment) error {
 	const q = `
-		UPDATE payments SET status = :status, amount_captured = :amount_captured, amount_refunded = :amount_refunded,
-			capture_requested = :capture_requested, pending_action = :pending_action, capture_tried = :capture_tried,
+		UPDATE payments SET status = :status, amount_authorized = :amount_authorized, amount_captured = :amount_captured,
+			amount_refunded = :amount_refunded, capture_requested = :capture_requested,
+			increment_requested = :increment_requested, pending_action = :pending_action, capture_tried = :capture_tried,
 			payment_method = :payment_method, stripe_customer_id = :stripe_customer_id,
 			stripe_payment_intent_id = :stripe_payment_intent_id, stripe_charge_id = :stripe_charge_id,
 			client_secret = :client_secret, failure_code = :failure_code, failure_message = :failure_message,

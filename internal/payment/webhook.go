@@ -159,7 +159,7 @@ func (s *Service) applyIntent(ctx context.Context, tx *sqlx.Tx, ev stripe.Event,
 	switch ev.Type {
 	case "payment_intent.amount_capturable_updated":
 		if pi.AmountCapturable > 0 {
-			o.Status = StatusAuthorized
+			o.Status, o.AmountHeld = StatusAuthorized, pi.AmountCapturable
 		}
 	case "payment_intent.succeeded":
 		o.Status, o.AmountCaptured = StatusSucceeded, pi.AmountReceived

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -267,5 +268,29 @@ func TestStatusListenersRunInTheRecordingTransaction(t *testing.T) {
 	}
 	if diff := cmp.Diff([]payment.Status{payment.StatusAuthorized, payment.StatusAuthorized}, seen); diff != "" {
 		t.Errorf("the listener saw (-want +got):\n%s", diff)
+	}
+}
+
+func TestWebhookTellsOfARaisedHold(t *testing.T) {
+	e := newEnv(t)
+	p := e.onSession(t)
+	e.deliver(t, event("evt_auth", "payment_intent.amount_capturable_updated", time.Now(), intent(p, "requires_capture", 6000, 0)))
+	// Raised at Stripe (an increment whose answer we never got): the event says so.
+	e.deliver(t, event("evt_raised", "payment_intent.amount_capturable_updated", time.Now(), intent(p, "requires_capture", 9000, 0)))
+	got, _ := e.svc.Get(ctx, p.ID)
+	if got.Status != payment.StatusAuthorized || got.AmountAuthorized != 9000 {
+		t.Fatalf("after the raise: %+v, want authorized 9000", got)
+	}
+	// A late event of the first hold lowers nothing.
+	e.deliver(t, event("evt_late", "payment_intent.amount_capturable_updated", time.Now().Add(-time.Minute), intent(p, "requires_capture", 6000, 0)))
+	if got, _ = e.svc.Get(ctx, p.ID); got.AmountAuthorized != 9000 {
+		t.Errorf("after a late event: hold %d, want 9000", got.AmountAuthorized)
+	}
+	h, err := e.svc.History(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := h[len(h)-1]; last.StripeEventID != "evt_raised" || !strings.Contains(last.Detail, "hold raised from 6000 to 9000 CNY") {
+		t.Errorf("last history line %+v, want the raise", last)
 	}
 }

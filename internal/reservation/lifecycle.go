@@ -181,9 +181,9 @@ type ChangeRequest struct {
 }
 
 // Change extends or shortens a confirmed booking or an active trip: the car
-// must be free for the new window (checked by the database), and the price
-// is quoted again under the booking's own plan version. The hold is not
-// raised; any amount over it is charged at the end.
+// must be free for the new window (checked by the database), the price is
+// quoted again under the booking's own plan version, and a higher price
+// raises the card's hold (raiseHold).
 func (s *Service) Change(ctx context.Context, v Viewer, id uuid.UUID, c ChangeRequest) (Reservation, error) {
 	if _, err := s.Get(ctx, v, id); err != nil {
 		return Reservation{}, err
@@ -249,11 +249,38 @@ func (s *Service) Change(ctx context.Context, v Viewer, id uuid.UUID, c ChangeRe
 		}
 		note := fmt.Sprintf("end moved from %s to %s", r.End.Format(time.RFC3339), c.End.Format(time.RFC3339))
 		const ev = `INSERT INTO reservation_events (reservation_id, from_status, to_status, actor, note) VALUES ($1, $2, $2, $3, $4)`
-		_, err = tx.ExecContext(ctx, ev, id, string(r.Status), v.UserID, note)
-		return err
+		if _, err = tx.ExecContext(ctx, ev, id, string(r.Status), v.UserID, note); err != nil {
+			return err
+		}
+		return s.raiseHold(ctx, tx, r, p.Total)
 	})
 	if err != nil {
 		return Reservation{}, err
 	}
+	s.process(ctx, id)
 	return s.get(ctx, s.db, id, false)
+}
+
+// raiseHold asks for the booking's hold to cover a new, higher total (an
+// extension). A hold that covers it already is left as it is (a shortened
+// booking captures less at the end), and so is one that is not simply held
+// now; what the hold does not cover is charged off-session after the trip.
+func (s *Service) raiseHold(ctx context.Context, tx *sqlx.Tx, r Reservation, total int64) error {
+	if r.PaymentID == nil {
+		return nil
+	}
+	p, err := s.o.Payments.Get(ctx, *r.PaymentID)
+	if err != nil {
+		return err
+	}
+	if p.Status != payment.StatusAuthorized || p.PendingAction != "" || total <= p.AmountAuthorized {
+		return nil
+	}
+	_, err = s.o.Payments.IncrementTx(ctx, tx, p.ID, total)
+	if apperr.Is(err, apperr.KindConflict) {
+		// The payment moved on since it was read (a capture or a release
+		// under way); the extension stands and the end settles the rest.
+		return nil
+	}
+	return err
 }

@@ -122,6 +122,7 @@ type Payments interface {
 	AuthorizeTx(ctx context.Context, tx *sqlx.Tx, r payment.AuthorizeRequest) (payment.Payment, error)
 	CaptureTx(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, amount int64) (payment.Payment, error)
 	ReleaseTx(ctx context.Context, tx *sqlx.Tx, id uuid.UUID) (payment.Payment, error)
+	IncrementTx(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, amount int64) (payment.Payment, error)
 	ChargeOffSessionTx(ctx context.Context, tx *sqlx.Tx, r payment.ChargeRequest) (payment.Payment, error)
 	Process(ctx context.Context, id uuid.UUID) (payment.Payment, error)
 	ProcessSoon()
