@@ -122,8 +122,16 @@ func cmdLoadtest(ctx context.Context, args []string, getenv func(string) string,
 	}
 	defer runner.Stop(context.WithoutCancel(ctx))
 
-	tokens, err := loadResidents(ctx, svc.identity, base, *clients)
+	tokens, residents, err := loadResidents(ctx, svc.identity, base, *clients)
 	if err != nil {
+		return err
+	}
+	if _, err := e.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS load_residents (n int PRIMARY KEY, id uuid NOT NULL);
+		TRUNCATE load_residents`); err != nil {
+		return err
+	}
+	if _, err := e.db.ExecContext(ctx, `INSERT INTO load_residents SELECT n, id FROM unnest($1::uuid[]) WITH ORDINALITY AS r(id, n)`,
+		pq.Array(residents)); err != nil {
 		return err
 	}
 	var cars []uuid.UUID
@@ -157,7 +165,12 @@ func cmdLoadtest(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	loadtest.Report(stdout, search, bareSearch, book, bareInsert)
+	bareBooking, err := loadtest.Pgbench(ctx, "a booking's rows, bare SQL (pgbench)", dbURL, loadtest.BookingScript,
+		map[string]string{"cars": strconv.Itoa(len(cars)), "residents": strconv.Itoa(len(residents))}, nil, *clients, *duration)
+	if err != nil {
+		return err
+	}
+	loadtest.Report(stdout, search, bareSearch, book, bareInsert, bareBooking)
 	fmt.Fprintf(stdout, "payment jobs queued when the booking phase ended: %d, done %s later: %.1f bookings/s authorised end to end\n",
 		backlog, drain.Round(10*time.Millisecond), float64(book.Ops)/(book.Elapsed+drain).Seconds())
 	return nil
@@ -266,27 +279,28 @@ func startStripeMock(bin string) (string, func(), error) {
 }
 
 // loadResidents makes n residents with approved licences and saved cards and
-// returns their access tokens.
-func loadResidents(ctx context.Context, ident *identity.Service, base string, n int) ([]string, error) {
+// returns their access tokens and ids.
+func loadResidents(ctx context.Context, ident *identity.Service, base string, n int) ([]string, []uuid.UUID, error) {
 	admins, _, err := ident.ListUsers(ctx, identity.UserFilter{EmailPrefix: "admin@hongqi.town"}, page.Request{Limit: 1})
 	if err != nil || len(admins) == 0 {
-		return nil, fmt.Errorf("the demo admin: %w", err)
+		return nil, nil, fmt.Errorf("the demo admin: %w", err)
 	}
 	admin := identity.Principal{UserID: admins[0].ID, Roles: admins[0].Roles}
-	tokens := make([]string, n)
+	tokens, ids := make([]string, n), make([]uuid.UUID, n)
 	for i := range tokens {
 		email := fmt.Sprintf("load-%d-%s@hongqi.town", i, uuid.NewString()[:8])
 		u, err := ident.CreateUser(ctx, identity.NewAccount{Email: email, Password: demo.Password, DisplayName: "load", Phone: "+8613800000099"},
 			[]identity.Role{identity.RoleResident})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		ids[i] = u.ID
 		if _, err := ident.SubmitLicence(ctx, u.ID, identity.LicenceSubmission{Number: "LOAD-12345", IssuingRegion: "CN",
 			ExpiresOn: time.Now().AddDate(5, 0, 0).Format(time.DateOnly)}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if _, err := ident.DecideLicence(ctx, admin, u.ID, identity.LicenceDecision{Approve: true}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var sess struct {
 			Tokens struct {
@@ -294,14 +308,14 @@ func loadResidents(ctx context.Context, ident *identity.Service, base string, n 
 			}
 		}
 		if err := postJSON(base+"/v1/auth/login", "", map[string]string{"email": email, "password": demo.Password}, &sess); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		tokens[i] = sess.Tokens.AccessToken
 		if err := postJSON(base+"/v1/me/payment-methods/setup-intent", tokens[i], map[string]string{"payment_method": "pm_card_visa"}, nil); err != nil {
-			return nil, fmt.Errorf("save a card: %w", err)
+			return nil, nil, fmt.Errorf("save a card: %w", err)
 		}
 	}
-	return tokens, nil
+	return tokens, ids, nil
 }
 
 func postJSON(url, token string, body, out any) error {
