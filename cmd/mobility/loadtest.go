@@ -126,8 +126,10 @@ func cmdLoadtest(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
+	// For the bare booking rows: this run's residents, and the hours their
+	// windows take one by one.
 	if _, err := e.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS load_residents (n int PRIMARY KEY, id uuid NOT NULL);
-		TRUNCATE load_residents`); err != nil {
+		TRUNCATE load_residents; CREATE SEQUENCE IF NOT EXISTS load_booking_hours`); err != nil {
 		return err
 	}
 	if _, err := e.db.ExecContext(ctx, `INSERT INTO load_residents SELECT n, id FROM unnest($1::uuid[]) WITH ORDINALITY AS r(id, n)`,

@@ -193,16 +193,16 @@ ON CONFLICT DO NOTHING;
 // event and the request's idempotency key. It shows what a booking costs
 // the database alone, without the API, the round trips or the payment
 // that follows (the PaymentIntent, the webhook, the ledger). The windows
-// lie years ahead, so that they neither collide nor meet the sweeps; the
-// outbox rows are written done, so that no worker picks them up.
+// lie years ahead, each in three hours of its own (load_booking_hours), so
+// that they never collide nor meet the sweeps; the outbox rows are written
+// done, so that no worker picks them up.
 const BookingScript = `\set n random(1, :cars)
-\set h random(0, 1000000)
 BEGIN;
 WITH u AS (SELECT id FROM load_residents WHERE n = :client_id % :residents + 1),
 pl AS (SELECT id, current_version FROM pricing_plans ORDER BY code LIMIT 1),
 c AS (SELECT v.id, v.home_zone_id, z.buffer_minutes FROM load_cars lc
       JOIN vehicles v ON v.id = lc.id JOIN zones z ON z.id = v.home_zone_id WHERE lc.n = :n),
-w AS (SELECT date_trunc('hour', now()) + make_interval(days => 400, hours => :h) AS s),
+w AS (SELECT date_trunc('hour', now()) + make_interval(days => 400, hours => 3 * nextval('load_booking_hours')::int) AS s),
 r AS (INSERT INTO reservations (id, user_id, vehicle_id, zone_id, status, start_at, end_at, estimated_km, plan_id,
                                 plan_version, currency, quote_lines, quote_subtotal, quote_vat, quote_total,
                                 hold_expires_at, payment_id)
