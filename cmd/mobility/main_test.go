@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"net"
 	"net/http"
@@ -189,5 +190,48 @@ func TestUsersCreateAndSeed(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "resident@hongqi.town") {
 		t.Errorf("seed printed %q", out.String())
+	}
+}
+
+// TestLoadtestRunsEveryPhase runs the load tool on a small town for a
+// second a phase: every phase, the API's and pgbench's, must do work
+// without errors, so the tool keeps up with the schema and the API.
+func TestLoadtestRunsEveryPhase(t *testing.T) {
+	if _, err := exec.LookPath("pgbench"); err != nil {
+		t.Fatalf("pgbench is needed (Debian's postgresql-client): %v", err)
+	}
+	bin, err := exec.Command("go", "tool", "-n", "stripe-mock").Output()
+	if err != nil {
+		t.Fatalf("stripe-mock: %v", err)
+	}
+	ctx := context.Background()
+	name := fmt.Sprintf("mobility_load_test_%d", time.Now().UnixNano())
+	server := testenv.DatabaseURL(t)
+	t.Cleanup(func() {
+		admin, err := sql.Open("postgres", server)
+		if err == nil {
+			_, _ = admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`)
+			admin.Close()
+		}
+	})
+	var out, errs bytes.Buffer
+	args := []string{"loadtest", "--vehicles", "100", "--reservations", "400", "--duration", "1s", "--db", name,
+		"--stripe-mock", strings.TrimSpace(string(bin))}
+	if err := run(ctx, args, getenvFrom(map[string]string{"DATABASE_URL": server}), nil, &out, &errs); err != nil {
+		t.Fatalf("loadtest: %v\n%s\n%s", err, out.String(), errs.String())
+	}
+	t.Log(out.String())
+	for _, phase := range []string{"search via the API", "search, bare SQL (pgbench)", "bookings via the API",
+		"occupancy insert, bare SQL (pgbench)", "a booking's rows, bare SQL (pgbench)"} {
+		var line string
+		for l := range strings.Lines(out.String()) {
+			if strings.HasPrefix(l, phase+" ") {
+				line = l
+			}
+		}
+		f := strings.Fields(strings.TrimPrefix(line, phase))
+		if len(f) != 5 || f[2] == "0.0" || f[4] != "0" {
+			t.Errorf("phase %q: %q, want work done and no errors", phase, line)
+		}
 	}
 }
