@@ -198,7 +198,7 @@ func TestUsersCreateAndSeed(t *testing.T) {
 // without errors, so the tool keeps up with the schema and the API.
 func TestLoadtestRunsEveryPhase(t *testing.T) {
 	if _, err := exec.LookPath("pgbench"); err != nil {
-		t.Fatalf("pgbench is needed (Debian's postgresql-client): %v", err)
+		t.Fatalf("pgbench is needed (Debian's postgresql package ships it): %v", err)
 	}
 	bin, err := exec.Command("go", "tool", "-n", "stripe-mock").Output()
 	if err != nil {
