@@ -184,7 +184,7 @@ const zh = {
   'extend.button': '延长用车',
   'extend.title': '延长用车时间',
   'extend.now': '当前还车时间：{at}',
-  'extend.note': '将按同一价格方案重新计费；超出预授权的部分在还车后扣款。',
+  'extend.note': '将按同一价格方案重新计费，卡上的预授权随之提高；发卡行不支持时，超出的部分在还车后扣款。',
   'extend.done': '已延长至 {at}',
 
   'trips.title': '我的行程',
@@ -421,7 +421,7 @@ const en = {
   'extend.button': 'Extend',
   'extend.title': 'Extend your booking',
   'extend.now': 'Return by: {at}',
-  'extend.note': 'Re-priced under the same plan; anything above the hold is charged after the trip.',
+  'extend.note': 'Re-priced under the same plan, and the hold on your card raised to match; where your card does not allow that, the difference is charged after the trip.',
   'extend.done': 'Extended to {at}',
 
   'trips.title': 'My trips',

@@ -116,6 +116,7 @@ journey('sign up, licence, card, search, quote, book, unlock, extend, return, re
   await page.waitForFunction((before) => document.querySelector('[data-testid="booking-window"]')?.textContent !== before, windowBefore);
   r = await reservation(page, id);
   assert.equal(Date.parse(r.end) - Date.parse(r.start), 90 * 60_000, 'the booking was not extended by 30 minutes');
+  assert.equal(r.payment.amount_authorized, r.quote.total, 'the hold was not raised to the extended price');
   assert.equal(await page.getByTestId('running-price').innerText(), money(r.quote.total));
 
   // Return at FAW HQ: the receipt shows the final lines and price.
