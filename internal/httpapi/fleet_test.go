@@ -158,7 +158,7 @@ func TestVehicles(t *testing.T) {
 		t.Errorf("vehicle %v", v)
 	}
 	var stored int
-	if err := h.db.Get(&stored, `SELECT count(*) FROM vehicles WHERE encode(device_token_hash, 'escape') LIKE '%dt_%'`); err != nil || stored != 0 {
+	if err := h.db.Get(&stored, `SELECT count(*) FROM vehicles WHERE encode(device_token_hash, 'escape') LIKE '%dt\_%'`); err != nil || stored != 0 {
 		t.Errorf("device token stored in clear (%v)", err)
 	}
 
