@@ -181,6 +181,20 @@ func InTx(ctx context.Context, d *sqlx.DB, fn func(tx *sqlx.Tx) error) error {
 	return nil
 }
 
+// Get reads one row of query into dest through q (a pool or a
+// transaction). No row is apperr.NotFound(what), which callers answer as a
+// 404 naming what; any other failure is wrapped with what.
+func Get(ctx context.Context, q sqlx.QueryerContext, dest any, what, query string, args ...any) error {
+	err := sqlx.GetContext(ctx, q, dest, query, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return apperr.NotFound(what)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
 // SQLSTATE codes the service gives a meaning to.
 const (
 	codeUniqueViolation    = "23505"

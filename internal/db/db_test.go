@@ -2,9 +2,12 @@ package db_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/hongqi-mobility/mobility/internal/apperr"
 	"github.com/hongqi-mobility/mobility/internal/db"
@@ -126,5 +129,24 @@ func TestWithSettingsStartsEverySession(t *testing.T) {
 	}
 	if sort != "off" || mem != "8MB" {
 		t.Errorf("a session of the pool has enable_sort %s, work_mem %s; want off, 8MB", sort, mem)
+	}
+}
+
+func TestGetNamesWhatItDidNotFind(t *testing.T) {
+	ctx := context.Background()
+	d := testenv.DB(t)
+	var n int
+	if err := db.Get(ctx, d, &n, "answer", `SELECT 42`); err != nil || n != 42 {
+		t.Fatalf("Get = %d, %v; want 42", n, err)
+	}
+	err := db.Get(ctx, d, &n, "zone", `SELECT 1 WHERE false`)
+	var ae *apperr.Error
+	if !errors.As(err, &ae) || ae.Kind != apperr.KindNotFound || !strings.Contains(ae.Detail, "zone") {
+		t.Errorf("no row: %v, want not found naming the zone", err)
+	}
+	err = db.Get(ctx, d, &n, "zone", `SELECT 1/0`)
+	var pe *pq.Error
+	if !errors.As(err, &pe) || !strings.HasPrefix(err.Error(), "zone: ") {
+		t.Errorf("a failed query: %v, want the driver's error wrapped with what", err)
 	}
 }

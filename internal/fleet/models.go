@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -167,12 +166,9 @@ func (s *Service) UpdateModel(ctx context.Context, id uuid.UUID, ch ModelChange)
 // Model returns one vehicle model.
 func (s *Service) Model(ctx context.Context, id uuid.UUID) (Model, error) {
 	var r modelRow
-	err := s.db.GetContext(ctx, &r, `SELECT `+modelColumns+` FROM vehicle_models WHERE id = $1`, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Model{}, apperr.NotFound("vehicle model")
-	}
-	if err != nil {
-		return Model{}, fmt.Errorf("model: %w", err)
+	const q = `SELECT ` + modelColumns + ` FROM vehicle_models WHERE id = $1`
+	if err := db.Get(ctx, s.db, &r, "vehicle model", q, id); err != nil {
+		return Model{}, err
 	}
 	return r.model(), nil
 }

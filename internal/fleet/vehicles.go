@@ -311,12 +311,8 @@ func (r vehicleRow) vehicle() Vehicle {
 // Vehicle returns one vehicle.
 func (s *Service) Vehicle(ctx context.Context, id uuid.UUID) (Vehicle, error) {
 	var r vehicleRow
-	err := s.db.GetContext(ctx, &r, `SELECT `+vehicleColumns+` FROM vehicles v WHERE v.id = $1`, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Vehicle{}, apperr.NotFound("vehicle")
-	}
-	if err != nil {
-		return Vehicle{}, fmt.Errorf("vehicle: %w", err)
+	if err := db.Get(ctx, s.db, &r, "vehicle", `SELECT `+vehicleColumns+` FROM vehicles v WHERE v.id = $1`, id); err != nil {
+		return Vehicle{}, err
 	}
 	return r.vehicle(), nil
 }

@@ -300,12 +300,8 @@ func (s *Service) UpdateZone(ctx context.Context, id uuid.UUID, ch ZoneChange) (
 // Zone returns one zone.
 func (s *Service) Zone(ctx context.Context, id uuid.UUID) (Zone, error) {
 	var r zoneRow
-	err := s.db.GetContext(ctx, &r, `SELECT `+zoneColumns+` FROM zones WHERE id = $1`, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Zone{}, apperr.NotFound("zone")
-	}
-	if err != nil {
-		return Zone{}, fmt.Errorf("zone: %w", err)
+	if err := db.Get(ctx, s.db, &r, "zone", `SELECT `+zoneColumns+` FROM zones WHERE id = $1`, id); err != nil {
+		return Zone{}, err
 	}
 	return r.zone(), nil
 }

@@ -88,24 +88,16 @@ type store struct{ db *sqlx.DB }
 
 func (s store) userByID(ctx context.Context, q sqlx.QueryerContext, id uuid.UUID) (userRow, error) {
 	var r userRow
-	err := sqlx.GetContext(ctx, q, &r, `SELECT `+userColumns+userFrom+` WHERE u.id = $1`, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, apperr.NotFound("user")
-	}
-	if err != nil {
-		return r, fmt.Errorf("user by id: %w", err)
+	if err := db.Get(ctx, q, &r, "user", `SELECT `+userColumns+userFrom+` WHERE u.id = $1`, id); err != nil {
+		return r, err
 	}
 	return r, nil
 }
 
 func (s store) userByEmail(ctx context.Context, email string) (userRow, error) {
 	var r userRow
-	err := s.db.GetContext(ctx, &r, `SELECT `+userColumns+userFrom+` WHERE u.email = $1`, email)
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, apperr.NotFound("user")
-	}
-	if err != nil {
-		return r, fmt.Errorf("user by email: %w", err)
+	if err := db.Get(ctx, s.db, &r, "user", `SELECT `+userColumns+userFrom+` WHERE u.email = $1`, email); err != nil {
+		return r, err
 	}
 	return r, nil
 }

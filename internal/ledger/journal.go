@@ -2,15 +2,13 @@ package ledger
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/lib/pq"
 
-	"github.com/hongqi-mobility/mobility/internal/apperr"
+	"github.com/hongqi-mobility/mobility/internal/db"
 	"github.com/hongqi-mobility/mobility/internal/page"
 )
 
@@ -28,12 +26,9 @@ func (s *Service) Accounts(ctx context.Context) ([]Account, error) {
 // Account returns one account by its code.
 func (s *Service) Account(ctx context.Context, code string) (Account, error) {
 	var a Account
-	err := s.db.GetContext(ctx, &a, `SELECT `+accountColumns+` FROM ledger_accounts WHERE code = $1`, code)
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, apperr.NotFound("account")
-	}
-	if err != nil {
-		return a, fmt.Errorf("account %s: %w", code, err)
+	const q = `SELECT ` + accountColumns + ` FROM ledger_accounts WHERE code = $1`
+	if err := db.Get(ctx, s.db, &a, "account", q, code); err != nil {
+		return a, err
 	}
 	return a, nil
 }

@@ -3,7 +3,6 @@ package ledger
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/hongqi-mobility/mobility/internal/apperr"
+	"github.com/hongqi-mobility/mobility/internal/db"
 	"github.com/hongqi-mobility/mobility/internal/page"
 )
 
@@ -53,12 +53,9 @@ func (r runRow) run() Run {
 // what it booked.
 func (s *Service) Run(ctx context.Context, id uuid.UUID) (Run, error) {
 	var r runRow
-	err := s.db.GetContext(ctx, &r, `SELECT `+runColumns+` FROM reconciliation_runs WHERE id = $1`, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Run{}, apperr.NotFound("reconciliation")
-	}
-	if err != nil {
-		return Run{}, fmt.Errorf("reconciliation %s: %w", id, err)
+	const q = `SELECT ` + runColumns + ` FROM reconciliation_runs WHERE id = $1`
+	if err := db.Get(ctx, s.db, &r, "reconciliation", q, id); err != nil {
+		return Run{}, err
 	}
 	out := r.run()
 	// The items of the run per status.

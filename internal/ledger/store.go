@@ -11,7 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
-	"github.com/hongqi-mobility/mobility/internal/apperr"
+	"github.com/hongqi-mobility/mobility/internal/db"
 )
 
 // post records an entry and its lines in tx, unless an entry with the same
@@ -79,12 +79,8 @@ func payment(ctx context.Context, tx *sqlx.Tx, id uuid.UUID) (paymentFacts, erro
 			COALESCE(stripe_charge_id, '') AS charge_id, COALESCE(failure_message, '') AS failure_message
 		FROM payments WHERE id = $1`
 	var p paymentFacts
-	err := tx.GetContext(ctx, &p, q, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, apperr.NotFound("payment")
-	}
-	if err != nil {
-		return p, fmt.Errorf("ledger: payment %s: %w", id, err)
+	if err := db.Get(ctx, tx, &p, "payment", q, id); err != nil {
+		return p, err
 	}
 	return p, nil
 }

@@ -150,12 +150,8 @@ func (s *Service) Cards(ctx context.Context, userID uuid.UUID) ([]Card, error) {
 func (s *Service) card(ctx context.Context, q sqlx.QueryerContext, userID uuid.UUID, id string) (Card, error) {
 	var r cardRow
 	const query = `SELECT ` + cardColumns + cardFrom + ` WHERE m.user_id = $1 AND m.id = $2 AND m.detached_at IS NULL`
-	err := sqlx.GetContext(ctx, q, &r, query, userID, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Card{}, apperr.NotFound("payment method")
-	}
-	if err != nil {
-		return Card{}, fmt.Errorf("card %s: %w", id, err)
+	if err := db.Get(ctx, q, &r, "payment method", query, userID, id); err != nil {
+		return Card{}, err
 	}
 	return r.card(), nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -59,12 +58,8 @@ func (r refundRow) refund() Refund {
 
 func (s store) refund(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (refundRow, error) {
 	var r refundRow
-	err := sqlx.GetContext(ctx, q, &r, `SELECT `+refundColumns+` FROM refunds WHERE `+where, args...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, apperr.NotFound("refund")
-	}
-	if err != nil {
-		return r, fmt.Errorf("refund: %w", err)
+	if err := db.Get(ctx, q, &r, "refund", `SELECT `+refundColumns+` FROM refunds WHERE `+where, args...); err != nil {
+		return r, err
 	}
 	return r, nil
 }

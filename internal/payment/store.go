@@ -3,14 +3,12 @@ package payment
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
-	"github.com/hongqi-mobility/mobility/internal/apperr"
 	"github.com/hongqi-mobility/mobility/internal/db"
 	"github.com/hongqi-mobility/mobility/internal/page"
 )
@@ -120,12 +118,8 @@ func (s store) insertPayment(ctx context.Context, tx *sqlx.Tx, p Payment) (bool,
 
 func (s store) payment(ctx context.Context, q sqlx.QueryerContext, id uuid.UUID) (Payment, error) {
 	var r paymentRow
-	err := sqlx.GetContext(ctx, q, &r, `SELECT `+paymentColumns+` FROM payments WHERE id = $1`, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Payment{}, apperr.NotFound("payment")
-	}
-	if err != nil {
-		return Payment{}, fmt.Errorf("payment %s: %w", id, err)
+	if err := db.Get(ctx, q, &r, "payment", `SELECT `+paymentColumns+` FROM payments WHERE id = $1`, id); err != nil {
+		return Payment{}, err
 	}
 	return r.payment(), nil
 }
@@ -134,12 +128,9 @@ func (s store) payment(ctx context.Context, q sqlx.QueryerContext, id uuid.UUID)
 // to a payment goes through here, so changes to one payment are serial.
 func (s store) lockPayment(ctx context.Context, tx *sqlx.Tx, id uuid.UUID) (Payment, error) {
 	var r paymentRow
-	err := tx.GetContext(ctx, &r, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 FOR UPDATE`, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Payment{}, apperr.NotFound("payment")
-	}
-	if err != nil {
-		return Payment{}, fmt.Errorf("lock payment %s: %w", id, err)
+	const q = `SELECT ` + paymentColumns + ` FROM payments WHERE id = $1 FOR UPDATE`
+	if err := db.Get(ctx, tx, &r, "payment", q, id); err != nil {
+		return Payment{}, err
 	}
 	return r.payment(), nil
 }
@@ -160,12 +151,9 @@ func (s store) liveAuthorization(ctx context.Context, tx *sqlx.Tx, p Purpose) (P
 // paymentByIntent finds the payment of a Stripe PaymentIntent and locks it.
 func (s store) paymentByIntent(ctx context.Context, tx *sqlx.Tx, intentID string) (Payment, error) {
 	var r paymentRow
-	err := tx.GetContext(ctx, &r, `SELECT `+paymentColumns+` FROM payments WHERE stripe_payment_intent_id = $1 FOR UPDATE`, intentID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Payment{}, apperr.NotFound("payment")
-	}
-	if err != nil {
-		return Payment{}, fmt.Errorf("payment of intent %s: %w", intentID, err)
+	const q = `SELECT ` + paymentColumns + ` FROM payments WHERE stripe_payment_intent_id = $1 FOR UPDATE`
+	if err := db.Get(ctx, tx, &r, "payment", q, intentID); err != nil {
+		return Payment{}, err
 	}
 	return r.payment(), nil
 }

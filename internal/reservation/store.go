@@ -13,6 +13,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/hongqi-mobility/mobility/internal/apperr"
+	"github.com/hongqi-mobility/mobility/internal/db"
 	"github.com/hongqi-mobility/mobility/internal/fleet"
 	"github.com/hongqi-mobility/mobility/internal/page"
 )
@@ -118,12 +119,8 @@ func (s *Service) get(ctx context.Context, q sqlx.QueryerContext, id uuid.UUID, 
 		query += ` FOR UPDATE`
 	}
 	var r row
-	err := sqlx.GetContext(ctx, q, &r, query, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Reservation{}, apperr.NotFound("reservation")
-	}
-	if err != nil {
-		return Reservation{}, fmt.Errorf("reservation: %w", err)
+	if err := db.Get(ctx, q, &r, "reservation", query, id); err != nil {
+		return Reservation{}, err
 	}
 	return r.reservation()
 }

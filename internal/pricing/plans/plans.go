@@ -320,12 +320,9 @@ func (s *Service) List(ctx context.Context, includeInactive bool) ([]Plan, error
 // a booking was priced under, whatever the plan says now.
 func (s *Service) Version(ctx context.Context, id uuid.UUID, version int) (pricing.Plan, error) {
 	var raw []byte
-	err := s.db.GetContext(ctx, &raw, `SELECT rules FROM pricing_plan_versions WHERE plan_id = $1 AND version = $2`, id, version)
-	if errors.Is(err, sql.ErrNoRows) {
-		return pricing.Plan{}, apperr.NotFound("pricing plan version")
-	}
-	if err != nil {
-		return pricing.Plan{}, fmt.Errorf("plan version: %w", err)
+	const q = `SELECT rules FROM pricing_plan_versions WHERE plan_id = $1 AND version = $2`
+	if err := db.Get(ctx, s.db, &raw, "pricing plan version", q, id, version); err != nil {
+		return pricing.Plan{}, err
 	}
 	var r Rules
 	if err := json.Unmarshal(raw, &r); err != nil {
@@ -340,15 +337,12 @@ func (s *Service) VersionRules(ctx context.Context, id uuid.UUID, version int) (
 		Rules     []byte    `db:"rules"`
 		CreatedAt time.Time `db:"created_at"`
 	}
-	err := s.db.GetContext(ctx, &row, `SELECT rules, created_at FROM pricing_plan_versions WHERE plan_id = $1 AND version = $2`, id, version)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Rules{}, time.Time{}, apperr.NotFound("pricing plan version")
-	}
-	if err != nil {
-		return Rules{}, time.Time{}, fmt.Errorf("plan version: %w", err)
+	const q = `SELECT rules, created_at FROM pricing_plan_versions WHERE plan_id = $1 AND version = $2`
+	if err := db.Get(ctx, s.db, &row, "pricing plan version", q, id, version); err != nil {
+		return Rules{}, time.Time{}, err
 	}
 	var r Rules
-	err = json.Unmarshal(row.Rules, &r)
+	err := json.Unmarshal(row.Rules, &r)
 	return r, row.CreatedAt.UTC(), err
 }
 
