@@ -82,9 +82,7 @@ func TestFinanceBooksTripsAndReports(t *testing.T) {
 
 	// A trip returned far from every zone: ¥50 out-of-zone fee over the hold.
 	start := soon()
-	var trip resOut
-	h.book(t, s, car, start, start.Add(time.Hour)).Expect(201).JSON(&trip)
-	h.cl.As(s.AccessToken).Post("/v1/reservations/"+trip.ID+"/start", nil).Expect(200)
+	trip := h.unlocked(t, s, car, start, start.Add(time.Hour))
 	h.cl.As(s.AccessToken).Post("/v1/reservations/"+trip.ID+"/end", map[string]float64{"lat": 43.70, "lng": 125.10}).Expect(200).JSON(&trip)
 	if _, err := h.pay.queue.RunDue(ctx); err != nil { // the off-session charge of the rest
 		t.Fatal(err)

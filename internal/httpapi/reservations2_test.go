@@ -254,9 +254,7 @@ func TestConditionReportsAndOdometerGaps(t *testing.T) {
 	telemetry(h, token, carID, reading(time.Now().Add(-2*time.Minute), 80, 1000)).Expect(200)
 	s := tw.driver(t, h, "reporter@example.cn", true)
 	start := soon()
-	var r resOut
-	h.book(t, s, carID, start, start.Add(time.Hour)).Expect(201).JSON(&r)
-	h.cl.As(s.AccessToken).Post("/v1/reservations/"+r.ID+"/start", nil).Expect(200)
+	r := h.unlocked(t, s, carID, start, start.Add(time.Hour))
 	rep := h.cl.As(s.AccessToken).Post("/v1/reservations/"+r.ID+"/condition-reports", map[string]any{
 		"phase": "start", "category": "damage", "notes": "左后门划痕 / scratch on the rear left door", "photo_refs": []string{"photos/1.jpg"}}).Expect(201).Map()
 	h.cl.As(s.AccessToken).Unchecked().Post("/v1/reservations/"+r.ID+"/condition-reports", map[string]any{"phase": "middle", "category": "damage"}).Problem(400, "validation_failed")
@@ -273,8 +271,7 @@ func TestConditionReportsAndOdometerGaps(t *testing.T) {
 	// The car moves 30 km with no trip; the next unlock raises an alert.
 	telemetry(h, token, carID, reading(time.Now(), 70, 1030)).Expect(200)
 	start = soon()
-	h.book(t, s, carID, start.Add(time.Minute), start.Add(time.Hour)).Expect(201).JSON(&r)
-	h.cl.As(s.AccessToken).Post("/v1/reservations/"+r.ID+"/start", nil).Expect(200)
+	h.unlocked(t, s, carID, start.Add(time.Minute), start.Add(time.Hour))
 	alerts := op.Get("/v1/fleet/alerts").Expect(200).Map()["items"].([]any)
 	if len(alerts) != 1 || alerts[0].(map[string]any)["kind"] != "odometer_gap" {
 		t.Errorf("alerts %v", alerts)

@@ -118,6 +118,16 @@ func (h *harness) reservation(t *testing.T, s session, id string) resOut {
 	return r
 }
 
+// unlocked books car for s from start to end and unlocks it: the trip,
+// active.
+func (h *harness) unlocked(t *testing.T, s session, car string, start, end time.Time) resOut {
+	t.Helper()
+	var r resOut
+	h.book(t, s, car, start, end).Expect(201).JSON(&r)
+	h.cl.As(s.AccessToken).Post("/v1/reservations/"+r.ID+"/start", nil).Expect(200).JSON(&r)
+	return r
+}
+
 // soon is the next whole minute, a start the unlock window already covers.
 func soon() time.Time { return time.Now().UTC().Truncate(time.Minute).Add(time.Minute) }
 
@@ -182,10 +192,7 @@ func TestAnExtendedTripIsPaidFromTheRaisedHold(t *testing.T) {
 	car := tw.car(t, h, 1)
 	s := tw.driver(t, h, "longer@example.cn", true)
 	start := soon()
-	var r resOut
-	h.book(t, s, car, start, start.Add(time.Hour)).Expect(201).JSON(&r)
-	r = h.reservation(t, s, r.ID) // confirmed off-session by now
-	h.cl.As(s.AccessToken).Post("/v1/reservations/"+r.ID+"/start", nil).Expect(200)
+	r := h.unlocked(t, s, car, start, start.Add(time.Hour))
 	h.cl.As(s.AccessToken).Patch("/v1/reservations/"+r.ID, map[string]string{"end": start.Add(5 * time.Hour).Format(time.RFC3339)}).Expect(200).JSON(&r)
 	if r.Payment.AmountAuthorized != r.Quote.Total {
 		t.Fatalf("hold %d after extending the trip, want the new price %d", r.Payment.AmountAuthorized, r.Quote.Total)
@@ -206,9 +213,7 @@ func TestReturnOutsideAZoneCostsTheFee(t *testing.T) {
 	car := tw.car(t, h, 1)
 	s := tw.driver(t, h, "far@example.cn", true)
 	start := soon()
-	var r resOut
-	h.book(t, s, car, start, start.Add(time.Hour)).Expect(201).JSON(&r)
-	h.cl.As(s.AccessToken).Post("/v1/reservations/"+r.ID+"/start", nil).Expect(200)
+	r := h.unlocked(t, s, car, start, start.Add(time.Hour))
 	h.cl.As(s.AccessToken).Post("/v1/reservations/"+r.ID+"/end", map[string]float64{"lat": 43.70, "lng": 125.10}).Expect(200).JSON(&r)
 	if r.Trip.OutOfZone == nil || !*r.Trip.OutOfZone {
 		t.Fatalf("trip ended far away not flagged out of zone: %+v", r.Trip)
