@@ -17,6 +17,7 @@ import (
 	"github.com/hongqi-mobility/mobility/internal/config"
 	"github.com/hongqi-mobility/mobility/internal/identity"
 	"github.com/hongqi-mobility/mobility/internal/ledger"
+	"github.com/hongqi-mobility/mobility/internal/ledger/payfeed"
 	"github.com/hongqi-mobility/mobility/internal/payment"
 	"github.com/hongqi-mobility/mobility/internal/testenv"
 )
@@ -27,18 +28,8 @@ func newLedger(t *testing.T, d *sqlx.DB, cfg config.Config, pay *payment.Service
 	t.Helper()
 	st := payment.NewStripe(cfg.StripeSecretKey, testenv.StripeMockURL(t), string(cfg.StripeMode))
 	led := ledger.NewService(d, ledger.Options{Location: cfg.Location, Currency: cfg.Currency, Now: now, Log: testenv.Logger(t),
-		Stripe: func(ctx context.Context, from, to time.Time, fn func(ledger.BalanceTransaction) error) error {
-			return st.BalanceTransactions(ctx, from, to, func(bt payment.BalanceTransaction) error {
-				return fn(ledger.BalanceTransaction(bt))
-			})
-		}})
-	pay.OnStatusChange(func(ctx context.Context, tx *sqlx.Tx, p payment.Payment) error {
-		return led.PaymentStatusMoved(ctx, tx, p.ID, string(p.Status))
-	})
-	pay.OnMoneyMoved(func(ctx context.Context, tx *sqlx.Tx, m payment.Movement) error {
-		return led.MoneyMoved(ctx, tx, ledger.Movement{Kind: string(m.Kind), PaymentID: m.PaymentID,
-			RefundID: m.RefundID, Amount: m.Amount, Ref: m.Ref})
-	})
+		Stripe: payfeed.Stripe(st)})
+	payfeed.Book(led, pay)
 	return led
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hongqi-mobility/mobility/internal/db"
 	"github.com/hongqi-mobility/mobility/internal/ledger"
+	"github.com/hongqi-mobility/mobility/internal/ledger/payfeed"
 	"github.com/hongqi-mobility/mobility/internal/payment"
 	"github.com/hongqi-mobility/mobility/internal/testenv"
 )
@@ -153,7 +154,7 @@ func BenchmarkReconcile100k(b *testing.B) {
 	fake.add(benchTxns(benchSize, at)...)
 	log, showSteps := benchLog(b)
 	defer showSteps()
-	led := ledger.NewService(d, ledger.Options{Log: log, Stripe: fetcher(payment.NewStripe("sk_test_bench", fake.URL, "test"))})
+	led := ledger.NewService(d, ledger.Options{Log: log, Stripe: payfeed.Stripe(payment.NewStripe("sk_test_bench", fake.URL, "test"))})
 	loc := led.Location()
 	period, err := led.ParsePeriod(at.In(loc).AddDate(0, 0, -2).Format(time.DateOnly), at.In(loc).Format(time.DateOnly))
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/hongqi-mobility/mobility/internal/identity"
 	"github.com/hongqi-mobility/mobility/internal/ledger"
+	"github.com/hongqi-mobility/mobility/internal/ledger/payfeed"
 	"github.com/hongqi-mobility/mobility/internal/payment"
 	"github.com/hongqi-mobility/mobility/internal/testenv"
 	"github.com/hongqi-mobility/mobility/internal/worker"
@@ -147,31 +148,11 @@ func newEnvOn(t *testing.T, d *sqlx.DB, o envOptions) *env {
 		}})
 	lopts := ledger.Options{Currency: "CNY", Log: quiet}
 	if o.stripeURL != "" {
-		lopts.Stripe = fetcher(payment.NewStripe("sk_test_ledger", o.stripeURL, "test"))
+		lopts.Stripe = payfeed.Stripe(payment.NewStripe("sk_test_ledger", o.stripeURL, "test"))
 	}
 	led := ledger.NewService(d, lopts)
-	bookPayments(pay, led)
+	payfeed.Book(led, pay)
 	return &env{db: d, pay: pay, led: led, ident: ident, proxy: proxy, now: time.Now}
-}
-
-// bookPayments registers the ledger with the payment service, as main does.
-func bookPayments(pay *payment.Service, led *ledger.Service) {
-	pay.OnStatusChange(func(ctx context.Context, tx *sqlx.Tx, p payment.Payment) error {
-		return led.PaymentStatusMoved(ctx, tx, p.ID, string(p.Status))
-	})
-	pay.OnMoneyMoved(func(ctx context.Context, tx *sqlx.Tx, m payment.Movement) error {
-		return led.MoneyMoved(ctx, tx, ledger.Movement{Kind: string(m.Kind), PaymentID: m.PaymentID,
-			RefundID: m.RefundID, Amount: m.Amount, Ref: m.Ref})
-	})
-}
-
-// fetcher reads balance transactions with a payment.Stripe, as main does.
-func fetcher(st *payment.Stripe) ledger.Fetcher {
-	return func(ctx context.Context, from, to time.Time, fn func(ledger.BalanceTransaction) error) error {
-		return st.BalanceTransactions(ctx, from, to, func(bt payment.BalanceTransaction) error {
-			return fn(ledger.BalanceTransaction(bt))
-		})
-	}
 }
 
 // resident makes a resident with a saved default card; the first one made
