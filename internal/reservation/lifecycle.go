@@ -262,24 +262,17 @@ func (s *Service) Change(ctx context.Context, v Viewer, id uuid.UUID, c ChangeRe
 }
 
 // raiseHold asks for the booking's hold to cover a new, higher total (an
-// extension). A hold that covers it already is left as it is (a shortened
+// extension). A hold that covers it already is left as it is (a shorter
 // booking captures less at the end), and so is one that is not simply held
 // now; what the hold does not cover is charged off-session after the trip.
 func (s *Service) raiseHold(ctx context.Context, tx *sqlx.Tx, r Reservation, total int64) error {
 	if r.PaymentID == nil {
 		return nil
 	}
-	p, err := s.o.Payments.Get(ctx, *r.PaymentID)
-	if err != nil {
-		return err
-	}
-	if p.Status != payment.StatusAuthorized || p.PendingAction != "" || total <= p.AmountAuthorized {
-		return nil
-	}
-	_, err = s.o.Payments.IncrementTx(ctx, tx, p.ID, total)
+	_, err := s.o.Payments.IncrementTx(ctx, tx, *r.PaymentID, total)
 	if apperr.Is(err, apperr.KindConflict) {
-		// The payment moved on since it was read (a capture or a release
-		// under way); the extension stands and the end settles the rest.
+		// Not held as it stands (being captured or released, or not
+		// authorised); the extension stands and the end settles the rest.
 		return nil
 	}
 	return err
