@@ -57,7 +57,9 @@ func setup(ctx context.Context, getenv func(string) string, stderr io.Writer) (*
 		return nil, err
 	}
 	e := &env{cfg: cfg, log: log, db: d, src: src}
-	if e.search, err = db.Connect(ctx, db.WithSettings(src.URL, fleet.SearchSettings), pool); err != nil {
+	// Opened, not connected: commands that never search (worker, migrate)
+	// hold no connection on it; the main pool has checked the server.
+	if e.search, err = db.Pool(db.WithSettings(src.URL, fleet.SearchSettings), pool); err != nil {
 		e.close()
 		return nil, fmt.Errorf("search pool: %w", err)
 	}

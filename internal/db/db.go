@@ -70,6 +70,22 @@ func WithSettings(url string, settings ...string) string {
 // Connect opens a pool on url, applies the limits and checks that the server
 // answers.
 func Connect(ctx context.Context, url string, opts PoolOptions) (*sqlx.DB, error) {
+	d, err := Pool(url, opts)
+	if err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := d.PingContext(pingCtx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("ping database: %w", err)
+	}
+	return d, nil
+}
+
+// Pool opens a pool on url with the limits. It connects on first use, so a
+// pool that a command never uses costs no connection.
+func Pool(url string, opts PoolOptions) (*sqlx.DB, error) {
 	d, err := sqlx.Open("postgres", DriverURL(url))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -80,12 +96,6 @@ func Connect(ctx context.Context, url string, opts PoolOptions) (*sqlx.DB, error
 	d.SetMaxIdleConns(opts.MaxIdle)
 	if opts.MaxLifetime > 0 {
 		d.SetConnMaxLifetime(opts.MaxLifetime)
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := d.PingContext(pingCtx); err != nil {
-		d.Close()
-		return nil, fmt.Errorf("ping database: %w", err)
 	}
 	return d, nil
 }
